@@ -1,0 +1,1 @@
+//! vine-cimxml

@@ -22,6 +22,9 @@ pub mod path;
 pub mod property;
 /// Qualifiers, flavors and qualifier declarations.
 pub mod qualifier;
+/// The class repository: namespaces, resolved classes, qualifier
+/// declarations and static instances.
+pub mod repository;
 /// Intrinsic data types.
 pub mod types;
 /// Typed values.
@@ -35,5 +38,6 @@ pub use name::CimName;
 pub use path::{CimClassName, CimInstanceName, PathError};
 pub use property::{CimMethod, CimParamValue, CimParameter, CimProperty};
 pub use qualifier::{CimQualifier, Flavor, QualifierDecl, Scopes};
+pub use repository::Repository;
 pub use types::CimType;
 pub use value::CimValue;

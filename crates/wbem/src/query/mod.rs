@@ -23,12 +23,19 @@
 //! 5. [`Query::matches`] assumes the caller enumerated the FROM class with
 //!    its subclasses; it does not test the instance's class itself.
 //!
-//! Start with [`parse`], then [`Query::matches`] and [`Query::project`].
+//! Serving ExecQuery / OpenQueryInstances with it:
+//!
+//! 1. `lang.parse::<QueryLanguage>()?` and [`parse`]`(lang, text)?` (both
+//!    errors convert into the right [`CimError`]);
+//! 2. fetch the FROM class ([`Query::class_name`]) and call
+//!    [`Query::check_against`] so that unknown properties are refused;
+//! 3. enumerate the class with its subclasses, keep the instances for which
+//!    [`Query::matches`] holds, and return [`Query::project`] of each.
 
 use std::fmt;
 use std::str::FromStr;
 
-use vine_cim::{CimError, CimInstance, CimName, CimStatus};
+use vine_cim::{CimClass, CimError, CimInstance, CimName, CimStatus};
 
 /// The syntax tree and its printer.
 mod ast;
@@ -110,6 +117,8 @@ pub enum QueryError {
     TooLong { len: usize, max: usize },
     #[error("conditions nest deeper than {max} levels at column {column}")]
     TooDeep { column: usize, max: usize },
+    #[error("class {class} has no property `{property}`")]
+    NoSuchProperty { class: CimName, property: CimName },
 }
 
 impl From<QueryError> for CimError {
@@ -164,6 +173,22 @@ impl Query {
             inst.properties.retain(|p| props.contains(&p.name));
         }
         inst
+    }
+
+    /// Refuses a query that names a property `class` (the FROM class,
+    /// with its inherited properties) does not have.
+    pub fn check_against(&self, class: &CimClass) -> Result<(), QueryError> {
+        match self
+            .referenced_properties()
+            .into_iter()
+            .find(|p| class.property(p.as_str()).is_none())
+        {
+            Some(property) => Err(QueryError::NoSuchProperty {
+                class: class.name.clone(),
+                property,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Every property the query names, in first-use order, without

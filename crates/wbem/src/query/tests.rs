@@ -461,3 +461,21 @@ fn printing_reads_back() {
         "SELECT * FROM C AS c WHERE a <> 'q' AND c ISA D"
     );
 }
+
+#[test]
+fn unknown_properties_are_invalid_queries() {
+    let mut class = CimClass::new("CIM_System");
+    class.properties = vec![
+        CimProperty::null("Name", CimType::String, false),
+        CimProperty::null("Host", CimType::Reference, false),
+    ];
+    assert_eq!(
+        wql("SELECT name FROM CIM_System WHERE Host ISA X").check_against(&class),
+        Ok(())
+    );
+    let err = wql("SELECT Name FROM CIM_System WHERE Speed > 1 AND __CLASS = 'x'")
+        .check_against(&class)
+        .expect_err("Speed is unknown");
+    assert!(matches!(&err, QueryError::NoSuchProperty { property, .. } if *property == "speed"));
+    assert_eq!(CimError::from(err).status, CimStatus::InvalidQuery);
+}

@@ -14,6 +14,8 @@ pub mod datetime;
 pub mod error;
 /// Instances.
 pub mod instance;
+/// The MOF compiler and printer.
+pub mod mof;
 /// Case-insensitive names and namespace helpers.
 pub mod name;
 /// Class and instance paths, their text form and canonical form.

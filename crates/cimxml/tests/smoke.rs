@@ -11,19 +11,37 @@ const EI: &str = r#"<?xml version="1.0" encoding="utf-8" ?>
 fn enumerate_instances_round_trip() {
     let msg = decode_request(EI.as_bytes(), &DecodeLimits::default()).unwrap();
     assert_eq!(msg.id, "1001");
-    let Request::Intrinsic { namespace, method, params } = &msg.request else {
+    let Request::Intrinsic {
+        namespace,
+        method,
+        params,
+    } = &msg.request
+    else {
         panic!("not intrinsic")
     };
     assert_eq!(namespace, "root/cimv2");
     assert_eq!(*method, IntrinsicMethod::EnumerateInstances);
-    assert_eq!(param_class_name(params, "ClassName").unwrap().unwrap(), "CIM_Foo");
+    assert_eq!(
+        param_class_name(params, "ClassName").unwrap().unwrap(),
+        "CIM_Foo"
+    );
     assert!(!param_bool(params, "LocalOnly", true).unwrap());
-    assert_eq!(param_property_list(params, "PropertyList").unwrap(), Some(vec!["Name".to_string()]));
-    assert_eq!(decode_request(&encode_request(&msg), &DecodeLimits::default()).unwrap(), msg);
+    assert_eq!(
+        param_property_list(params, "PropertyList").unwrap(),
+        Some(vec!["Name".to_string()])
+    );
+    assert_eq!(
+        decode_request(&encode_request(&msg), &DecodeLimits::default()).unwrap(),
+        msg
+    );
 
-    let mut inst = CimInstance::new("CIM_Foo").with("Name", "a<&>\"'b").with("N", 5u16);
+    let mut inst = CimInstance::new("CIM_Foo")
+        .with("Name", "a<&>\"'b")
+        .with("N", 5u16);
     inst.path = Some(CimInstanceName::new("CIM_Foo").with_key("Name", "a<&>\"'b"));
-    let resp = Ok(IntrinsicResponse::new(ReturnValue::NamedInstances(vec![inst.clone()])));
+    let resp = Ok(IntrinsicResponse::new(ReturnValue::NamedInstances(vec![
+        inst.clone(),
+    ])));
     let xml = encode_intrinsic_response("1001", "EnumerateInstances", &resp);
     let (id, body) = decode_response(&xml, &DecodeLimits::default()).unwrap();
     assert_eq!(id, "1001");

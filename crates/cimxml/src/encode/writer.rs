@@ -18,7 +18,7 @@ impl Writer {
     /// A document, starting with the XML declaration DSP0200 shows.
     pub fn document() -> Self {
         Writer {
-            out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n"),
+            out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\" ?>"),
         }
     }
 

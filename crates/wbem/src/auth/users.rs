@@ -177,7 +177,11 @@ impl UserStore {
 
     /// [`UserStore::verify`] for async callers: cache hits answer inline,
     /// misses run argon2 on the blocking pool.
-    pub async fn verify_async(self: &Arc<Self>, name: String, password: String) -> Option<Principal> {
+    pub async fn verify_async(
+        self: &Arc<Self>,
+        name: String,
+        password: String,
+    ) -> Option<Principal> {
         self.reload_if_changed();
         if let Some(p) = self.cache.get(&name, &password) {
             return Some(p);
@@ -207,7 +211,9 @@ impl UserStore {
                 self.cache.clear();
                 tracing::info!(path = %self.path.display(), "reloaded users file");
             }
-            Err(e) => tracing::warn!(error = %e, "users file changed but cannot be loaded; keeping previous users"),
+            Err(e) => {
+                tracing::warn!(error = %e, "users file changed but cannot be loaded; keeping previous users")
+            }
         }
     }
 

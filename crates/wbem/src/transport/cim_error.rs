@@ -71,8 +71,16 @@ mod tests {
         use CimErrorHeader::*;
         let table = [
             (UnsupportedOperation, "unsupported-operation", 400),
-            (MultipleRequestsUnsupported, "multiple-requests-unsupported", 501),
-            (UnsupportedProtocolVersion, "unsupported-protocol-version", 501),
+            (
+                MultipleRequestsUnsupported,
+                "multiple-requests-unsupported",
+                501,
+            ),
+            (
+                UnsupportedProtocolVersion,
+                "unsupported-protocol-version",
+                501,
+            ),
             (UnsupportedCimVersion, "unsupported-cim-version", 501),
             (UnsupportedDtdVersion, "unsupported-dtd-version", 501),
             (HeaderMismatch, "header-mismatch", 400),

@@ -332,9 +332,20 @@ mod tests {
         let ns = mpost_namespace(&m).unwrap();
         assert_eq!(ns, "73");
         let r = check_cim_headers(&CimHeaders::mpost(&m, &ns)).unwrap();
-        assert!(matches!(r.kind, RequestKind::Operation { ref cim_method, .. } if cim_method == "GetClass"));
-        assert_eq!(mpost_namespace(&map(&[("Man", "http://example.com/x; ns=1")])), None);
-        assert_eq!(mpost_namespace(&map(&[("Man", "\"http://www.dmtf.org/cim/mapping/http/v1.0\";ns=ab")])), None);
+        assert!(
+            matches!(r.kind, RequestKind::Operation { ref cim_method, .. } if cim_method == "GetClass")
+        );
+        assert_eq!(
+            mpost_namespace(&map(&[("Man", "http://example.com/x; ns=1")])),
+            None
+        );
+        assert_eq!(
+            mpost_namespace(&map(&[(
+                "Man",
+                "\"http://www.dmtf.org/cim/mapping/http/v1.0\";ns=ab"
+            )])),
+            None
+        );
         assert_eq!(mpost_namespace(&HeaderMap::new()), None);
     }
 

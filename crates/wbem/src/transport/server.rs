@@ -114,11 +114,23 @@ pub async fn serve(
         let mut loops = JoinSet::new();
         if let Some((listener, addr)) = http {
             tracing::info!(%addr, "WBEM HTTP listening");
-            loops.spawn(accept_loop(listener, None, Arc::clone(&shared), limits, stop_rx.clone()));
+            loops.spawn(accept_loop(
+                listener,
+                None,
+                Arc::clone(&shared),
+                limits,
+                stop_rx.clone(),
+            ));
         }
         if let (Some((listener, addr)), Some(acceptor)) = (https, acceptor) {
             tracing::info!(%addr, "WBEM HTTPS listening");
-            loops.spawn(accept_loop(listener, Some(acceptor), shared, limits, stop_rx));
+            loops.spawn(accept_loop(
+                listener,
+                Some(acceptor),
+                shared,
+                limits,
+                stop_rx,
+            ));
         }
         shutdown.await;
         tracing::info!("WBEM server shutting down");
@@ -172,7 +184,10 @@ async fn accept_loop(
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(left = conns.len(), "closing connections still busy at shutdown");
+        tracing::warn!(
+            left = conns.len(),
+            "closing connections still busy at shutdown"
+        );
         conns.abort_all();
     }
 }

@@ -87,7 +87,10 @@ impl Style {
     }
 }
 
-async fn respond(shared: &Shared, req: Request<Incoming>) -> (Response<ResponseBody>, Option<String>) {
+async fn respond(
+    shared: &Shared,
+    req: Request<Incoming>,
+) -> (Response<ResponseBody>, Option<String>) {
     let plain = Style { ns: None };
     let mpost = req.method().as_str() == "M-POST";
     if req.method() != Method::POST && !mpost {

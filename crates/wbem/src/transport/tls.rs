@@ -101,7 +101,11 @@ pub fn ensure_self_signed(state_dir: &Path) -> Result<(PathBuf, PathBuf), TlsErr
     let generated =
         rcgen::generate_simple_self_signed(names).map_err(TlsError::GenerateCertificate)?;
     // Key first, so a crash in between leaves no certificate without its key.
-    write_atomic(&key_path, generated.key_pair.serialize_pem().as_bytes(), 0o600)?;
+    write_atomic(
+        &key_path,
+        generated.key_pair.serialize_pem().as_bytes(),
+        0o600,
+    )?;
     write_atomic(&cert_path, generated.cert.pem().as_bytes(), 0o644)?;
     tracing::info!(cert = %cert_path.display(), "generated self-signed certificate");
     Ok((cert_path, key_path))

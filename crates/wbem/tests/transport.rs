@@ -272,6 +272,26 @@ async fn keep_alive_and_idle_timeout() {
 }
 
 #[tokio::test]
+async fn slow_headers_are_cut_off() {
+    let (_dir, s) = start(|c| c.header_timeout = Duration::from_millis(300)).await;
+    let mut c = connect(s.http()).await;
+    c.send(b"POST /cimom HTTP/1.1\r\nHost: x\r\n").await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // hyper may answer 408 before closing; either way the connection ends.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        use tokio::io::AsyncReadExt;
+        c.stream.read_to_end(&mut rest).await
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "connection still open after the header timeout"
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn export_requests() {
     let (_dir, s) = start(|_| {}).await;
     let export = [

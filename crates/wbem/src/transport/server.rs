@@ -72,14 +72,9 @@ pub async fn serve(
         return Err(TransportError::NoListener);
     }
     let acceptor = match config.https {
-        Some(_) => {
-            let source = config.tls.clone();
-            // Key generation and file I/O: keep them off the async workers.
-            let tls_config = tokio::task::spawn_blocking(move || tls::server_config(&source))
-                .await
-                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-            Some(TlsAcceptor::from(tls_config))
-        }
+        // Blocking file I/O and key generation, but only once at start-up
+        // and in milliseconds: not worth a blocking-pool hop.
+        Some(_) => Some(TlsAcceptor::from(tls::server_config(&config.tls)?)),
         None => None,
     };
     let http = match config.http {

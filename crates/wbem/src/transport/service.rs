@@ -134,12 +134,10 @@ async fn respond(
     if let Err(e) = headers::check_content_type(req.headers()) {
         return (rejected(&style, e), name);
     }
-    let export = match (&checked.kind, &shared.export) {
-        (RequestKind::Export { .. }, None) => {
-            return (rejected(&style, CimErrorHeader::UnsupportedOperation), name)
-        }
-        (_, export) => export.clone(),
-    };
+    // Refuse exports without a listener before reading their body.
+    if matches!(checked.kind, RequestKind::Export { .. }) && shared.export.is_none() {
+        return (rejected(&style, CimErrorHeader::UnsupportedOperation), name);
+    }
 
     let trailers = req.version() == Version::HTTP_11 && headers::wants_trailers(req.headers());
     let body = match read_body(shared.max_body_bytes, req).await {
@@ -169,7 +167,7 @@ async fn respond(
             (answer, "CIMOperation")
         }
         RequestKind::Export { export_method } => {
-            let Some(export) = export else {
+            let Some(export) = shared.export.clone() else {
                 return (rejected(&style, CimErrorHeader::UnsupportedOperation), name);
             };
             let req = ExportRequest {

@@ -92,7 +92,10 @@ impl<'a> Scratch<'a> {
         let host = &self.dc.hosts[h];
         let pe = host.spec.pe_mips;
         let total = host.total_mips();
-        let capped: f64 = self.vms[h].iter().map(|&v| self.dc.vms[v].requested.min(pe)).sum();
+        let capped: f64 = self.vms[h]
+            .iter()
+            .map(|&v| self.dc.vms[v].requested.min(pe))
+            .sum();
         self.capped[h] = capped;
         self.allocated[h] = if capped <= total {
             capped
@@ -201,7 +204,8 @@ impl<'a> Scratch<'a> {
             if after > 1.0 {
                 continue;
             }
-            let diff = host.spec.power.watts_at(after) - host.spec.power.watts_at(host.utilization());
+            let diff =
+                host.spec.power.watts_at(after) - host.spec.power.watts_at(host.utilization());
             if diff < best_diff {
                 best_diff = diff;
                 best = Some(h);
@@ -353,15 +357,15 @@ mod tests {
     }
 
     #[test]
-    fn initial_placement_prefers_g5_and_respects_ram() {
-        let vms = (0..4).map(|i| (VM_TYPES[1], vec![0.1; 289])).take(3).collect();
-        let _ = VM_TYPES;
+    fn initial_placement_spreads_onto_empty_g5_hosts_first() {
+        let vms = (0..3).map(|_| (VM_TYPES[1], vec![0.1; 289])).collect();
         let mut dc = Datacenter::new(vec![HP_ML110_G4, HP_ML110_G5, HP_ML110_G5], vms, 300.0);
         assert_eq!(initial_placement(&mut dc), 0);
-        // Two 2000-MIPS / 1740-MB VMs fill a G5 by RAM; the third goes on.
+        // An empty host always looks cheapest; 2000-MIPS VMs exceed a G4
+        // core, so the third VM doubles up on the first G5.
         assert_eq!(dc.vms[0].host, Some(1));
-        assert_eq!(dc.vms[1].host, Some(1));
-        assert_eq!(dc.vms[2].host, Some(2));
+        assert_eq!(dc.vms[1].host, Some(2));
+        assert_eq!(dc.vms[2].host, Some(1));
     }
 
     #[test]
@@ -378,9 +382,10 @@ mod tests {
         }
         dc.round_update(300.1);
         let moves = plan_round(&dc, Detector::Threshold(0.8));
-        assert!(!moves.is_empty());
-        // MMT picks the smallest-RAM VM first (type 3, 613 MB).
-        assert_eq!(moves[0].vm, 2);
+        // MMT takes the 613 MB VM, which is not enough (0.80 > 0.8), then
+        // the 870 MB one; both land on the empty host, largest first.
+        let moved: Vec<usize> = moves.iter().map(|m| m.vm).collect();
+        assert_eq!(moved, vec![0, 2]);
         assert!(moves.iter().all(|m| m.to == 1));
     }
 }

@@ -166,7 +166,9 @@ impl Datacenter {
             meters: Meters::default(),
             last_process: 0.0,
             pending: Vec::new(),
-            retire_idle_vms: std::env::var("VINE_RETIRE").map(|v| v == "1").unwrap_or(true),
+            retire_idle_vms: std::env::var("VINE_RETIRE")
+                .map(|v| v == "1")
+                .unwrap_or(true),
         }
     }
 
@@ -372,7 +374,12 @@ impl Datacenter {
         // Stable sort keeps same-time completions in start order.
         self.pending
             .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-        let due: Vec<(f64, Move)> = self.pending.iter().copied().filter(|p| p.0 < until).collect();
+        let due: Vec<(f64, Move)> = self
+            .pending
+            .iter()
+            .copied()
+            .filter(|p| p.0 < until)
+            .collect();
         self.pending.retain(|p| p.0 >= until);
         let mut i = 0;
         while i < due.len() {
@@ -415,7 +422,11 @@ mod tests {
     use super::*;
 
     fn dc(trace: Vec<f64>) -> Datacenter {
-        let mut d = Datacenter::new(vec![HP_ML110_G5, HP_ML110_G5], vec![(VM_TYPES[2], trace)], 300.0);
+        let mut d = Datacenter::new(
+            vec![HP_ML110_G5, HP_ML110_G5],
+            vec![(VM_TYPES[2], trace)],
+            300.0,
+        );
         d.create_vm(0, 0);
         d
     }

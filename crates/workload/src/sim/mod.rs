@@ -162,7 +162,10 @@ pub fn planner_for(policy: &str) -> Result<(String, Box<dyn Planner>)> {
                 return Err(WorkloadError::UnknownPolicy { name: path.into() });
             }
             let policy = crate::policy::load_file(p)?;
-            Ok((policy.name.clone(), Box::new(vine::VinePlanner::new(policy))))
+            Ok((
+                policy.name.clone(),
+                Box::new(vine::VinePlanner::new(policy)),
+            ))
         }
     }
 }
@@ -194,7 +197,14 @@ pub fn run_sim(opts: &SimOptions) -> Result<SimReport> {
         .collect();
     let mut dc = Datacenter::new(reference_hosts(opts.hosts), vms, INTERVAL_S);
     let unplaced = cloudsim::initial_placement(&mut dc);
-    Ok(simulate(&mut dc, planner.as_mut(), &day.day, &name, unplaced, opts.max_rounds))
+    Ok(simulate(
+        &mut dc,
+        planner.as_mut(),
+        &day.day,
+        &name,
+        unplaced,
+        opts.max_rounds,
+    ))
 }
 
 /// Drives `dc` through the day's rounds with `planner`.
@@ -215,7 +225,12 @@ pub fn simulate(
         let t = k as f64 * INTERVAL_S + ROUND_OFFSET_S;
         dc.finish_migrations(t);
         dc.round_update(t);
-        let demand: f64 = dc.vms.iter().filter(|v| v.host.is_some()).map(|v| v.requested).sum();
+        let demand: f64 = dc
+            .vms
+            .iter()
+            .filter(|v| v.host.is_some())
+            .map(|v| v.requested)
+            .sum();
         let started = Instant::now();
         let moves = planner.plan(dc, k, t);
         let plan_ms = started.elapsed().as_secs_f64() * 1e3;

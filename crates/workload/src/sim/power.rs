@@ -67,7 +67,9 @@ pub const HP_ML110_G4: HostSpec = HostSpec {
     ram_mb: 4096.0,
     bw_kbps: 1_000_000.0,
     power: PowerCurve {
-        watts: [86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0],
+        watts: [
+            86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0,
+        ],
     },
 };
 
@@ -79,16 +81,34 @@ pub const HP_ML110_G5: HostSpec = HostSpec {
     ram_mb: 4096.0,
     bw_kbps: 1_000_000.0,
     power: PowerCurve {
-        watts: [93.7, 97.0, 101.0, 105.0, 110.0, 116.0, 121.0, 125.0, 129.0, 133.0, 135.0],
+        watts: [
+            93.7, 97.0, 101.0, 105.0, 110.0, 116.0, 121.0, 125.0, 129.0, 133.0, 135.0,
+        ],
     },
 };
 
 /// The four VM types; VM `i` gets type `i % 4` unless told otherwise.
 pub const VM_TYPES: [VmSpec; 4] = [
-    VmSpec { mips: 2500.0, ram_mb: 870.0, bw_kbps: 100_000.0 },
-    VmSpec { mips: 2000.0, ram_mb: 1740.0, bw_kbps: 100_000.0 },
-    VmSpec { mips: 1000.0, ram_mb: 1740.0, bw_kbps: 100_000.0 },
-    VmSpec { mips: 500.0, ram_mb: 613.0, bw_kbps: 100_000.0 },
+    VmSpec {
+        mips: 2500.0,
+        ram_mb: 870.0,
+        bw_kbps: 100_000.0,
+    },
+    VmSpec {
+        mips: 2000.0,
+        ram_mb: 1740.0,
+        bw_kbps: 100_000.0,
+    },
+    VmSpec {
+        mips: 1000.0,
+        ram_mb: 1740.0,
+        bw_kbps: 100_000.0,
+    },
+    VmSpec {
+        mips: 500.0,
+        ram_mb: 613.0,
+        bw_kbps: 100_000.0,
+    },
 ];
 
 /// Seconds a live migration of `ram_mb` takes when half of `bw_kbps` is

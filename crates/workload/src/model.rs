@@ -1,0 +1,135 @@
+//! What the planning core reads and writes: a snapshot of the data centre
+//! (observations in) and commands (out). Plain data, serializable so a
+//! recorded state can be replayed by `vine policy explain`.
+
+use serde::{Deserialize, Serialize};
+
+/// The data centre as the receiver last saw it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Seconds since an arbitrary epoch; must not go backwards.
+    pub time_s: f64,
+    /// Physical hosts.
+    pub hosts: Vec<HostState>,
+    /// Virtual machines; `host` indexes `hosts`.
+    pub vms: Vec<VmState>,
+}
+
+/// One physical host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostState {
+    /// Unique name.
+    pub name: String,
+    /// CPU capacity (MIPS, or cores × 1000 — any unit shared with VMs).
+    pub cpu_capacity: f64,
+    /// The most one VM core can get here (one physical core).
+    pub core_capacity: f64,
+    /// Memory in MB.
+    #[serde(default)]
+    pub mem_mb: f64,
+    /// Network in Mbit/s.
+    #[serde(default)]
+    pub net_mbps: f64,
+    /// Watts drawn idle.
+    #[serde(default)]
+    pub idle_watts: f64,
+    /// Watts drawn at full CPU.
+    #[serde(default)]
+    pub max_watts: f64,
+    /// Labels such as `rack=a`, `ssd`.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Whether the host is powered on.
+    #[serde(default = "yes")]
+    pub powered_on: bool,
+    /// When its agent last reported (same clock as `time_s`); `None` if
+    /// it never did.
+    #[serde(default)]
+    pub reported_at: Option<f64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One virtual machine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VmState {
+    /// Unique name.
+    pub name: String,
+    /// Index of its host in `Snapshot::hosts`.
+    pub host: usize,
+    /// CPU size (same unit as host capacity).
+    pub cpu_size: f64,
+    /// CPU in use now; NaN or negative means the sample is missing.
+    pub cpu_used: f64,
+    /// Memory allocated, MB.
+    #[serde(default)]
+    pub mem_mb: f64,
+    /// Network in use, Mbit/s.
+    #[serde(default)]
+    pub net_mbps: f64,
+    /// A migration of this VM is under way.
+    #[serde(default)]
+    pub migrating: bool,
+    /// Virtual server (service) it belongs to, if any.
+    #[serde(default)]
+    pub service: Option<String>,
+}
+
+/// One thing the engine wants done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum CommandKind {
+    /// Power a host on.
+    PowerOn { host: String },
+    /// Live-migrate a VM.
+    Migrate {
+        vm: String,
+        from: String,
+        to: String,
+    },
+    /// Power an emptied host off.
+    PowerOff { host: String },
+    /// Set a VM's CPU shares, reservation and limit (fractions of its size).
+    Resize {
+        vm: String,
+        shares: u32,
+        reservation: f64,
+        limit: f64,
+    },
+    /// Grow or shrink a virtual server to `nodes` nodes.
+    Scale { service: String, nodes: u32 },
+}
+
+/// A command with its place in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    /// Position in the plan (0-based); dependencies refer to it.
+    pub id: usize,
+    /// What to do.
+    #[serde(flatten)]
+    pub kind: CommandKind,
+    /// Commands that must succeed first.
+    pub depends_on: Vec<usize>,
+    /// Why, in words an operator can check.
+    pub reason: String,
+}
+
+impl CommandKind {
+    /// Short human form, e.g. `migrate vm-3 host-1 -> host-7`.
+    pub fn describe(&self) -> String {
+        match self {
+            CommandKind::PowerOn { host } => format!("power-on {host}"),
+            CommandKind::Migrate { vm, from, to } => format!("migrate {vm} {from} -> {to}"),
+            CommandKind::PowerOff { host } => format!("power-off {host}"),
+            CommandKind::Resize {
+                vm,
+                shares,
+                reservation,
+                limit,
+            } => format!("resize {vm} shares={shares} reservation={reservation} limit={limit}"),
+            CommandKind::Scale { service, nodes } => format!("scale {service} to {nodes} nodes"),
+        }
+    }
+}

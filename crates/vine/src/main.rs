@@ -1,1 +1,80 @@
-fn main() {}
+//! `vine`: the one binary. Servers (`vine wbem serve`, later `vine agent`,
+//! `vine manager`, `vine up`) and client commands (`vine cim …`,
+//! `vine user …`, `vine bench …`).
+
+/// `vine bench …`: load generators that print figures.
+mod bench;
+/// `vine cim …`: the CIM client commands.
+mod cim_cmd;
+/// Serving configuration: flags and file, validated.
+mod config;
+/// The embedded schema and the repository built from it.
+mod schema;
+/// `vine wbem serve` and the start-up steps shared by servers.
+mod serve;
+/// `vine user …`: the users file.
+mod user_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// vine — a virtual infrastructure manager on DMTF CIM/WBEM.
+///
+/// Every server speaks CIM-XML (DSP0200) on HTTP 5988 and HTTPS 5989, so
+/// pywbemcli, wbemcli or `vine cim` can query and drive it.
+#[derive(Debug, Parser)]
+#[command(name = "vine", version, about, long_about = None)]
+struct Cli {
+    /// Log filter, e.g. `info` or `vine_wbem=debug` (also RUST_LOG)
+    #[arg(long, global = true, env = "VINE_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// WBEM server commands
+    Wbem {
+        #[command(subcommand)]
+        cmd: WbemCmd,
+    },
+    /// CIM client: enumerate, get, associations, methods, queries
+    Cim(cim_cmd::CimArgs),
+    /// Manage the users of a state directory
+    User(user_cmd::UserArgs),
+    /// Benchmarks that print figures
+    Bench {
+        #[command(subcommand)]
+        cmd: bench::BenchCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WbemCmd {
+    /// Serve CIM-XML on HTTP and HTTPS: root/interop (and test/sample with --sample)
+    Serve(serve::WbemServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Wbem {
+                cmd: WbemCmd::Serve(a),
+            } => serve::run(a).await,
+            Cmd::Cim(a) => cim_cmd::run(a).await,
+            Cmd::User(a) => user_cmd::run(a),
+            Cmd::Bench { cmd } => bench::run(cmd).await,
+        }
+    })
+}

@@ -1,0 +1,319 @@
+//! A small in-memory provider for `VINE_SampleItem` and `VINE_SampleLink`,
+//! used to test the server and by `vine wbem serve --sample`. Nothing
+//! user-facing depends on it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use vine_cim::{
+    CimClass, CimDateTime, CimError, CimInstance, CimInstanceName, CimMethod, CimParamValue,
+    CimResult, CimStatus, CimValue,
+};
+
+use crate::provider::{
+    param, InstanceProvider, MethodProvider, MethodResult, MethodTarget, RequestContext,
+};
+use crate::server::Registry;
+
+/// The namespace the sample classes are served in.
+pub const SAMPLE_NS: &str = "test/sample";
+const ITEM: &str = "VINE_SampleItem";
+const LINK: &str = "VINE_SampleLink";
+
+/// Items by InstanceID, and links as (parent, child) InstanceIDs.
+#[derive(Default)]
+struct State {
+    items: BTreeMap<String, CimInstance>,
+    links: Vec<(String, String)>,
+}
+
+/// The sample provider.
+#[derive(Default)]
+pub struct SampleProvider {
+    state: Mutex<State>,
+}
+
+fn item_path(id: &str) -> CimInstanceName {
+    CimInstanceName::new(ITEM).with_key("InstanceID", id)
+}
+
+impl SampleProvider {
+    /// Registers the provider in `registry` with `items` items
+    /// (`item-0` …), each linked to its successor.
+    pub fn install(registry: &mut Registry, items: usize) -> Arc<Self> {
+        let p = Arc::new(SampleProvider::default());
+        {
+            let mut st = p.lock();
+            for i in 0..items {
+                let id = format!("item-{i}");
+                let inst = CimInstance::new(ITEM)
+                    .with("InstanceID", id.as_str())
+                    .with("Name", format!("Sample item {i}"))
+                    .with("Count", i as u32)
+                    .with("Enabled", i % 2 == 0)
+                    .with("Created", CimDateTime::now())
+                    .with("Size", (i as u64) * 1024)
+                    .with(
+                        "Tags",
+                        vec!["sample", if i % 2 == 0 { "even" } else { "odd" }],
+                    );
+                st.items.insert(id.clone(), with_path(inst, &id));
+                if i > 0 {
+                    st.links.push((format!("item-{}", i - 1), id));
+                }
+            }
+        }
+        registry.register_instances(SAMPLE_NS, ITEM, p.clone());
+        registry.register_instances(SAMPLE_NS, LINK, p.clone());
+        registry.register_methods(SAMPLE_NS, ITEM, p.clone());
+        p
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn with_path(mut inst: CimInstance, id: &str) -> CimInstance {
+    inst.path = Some(item_path(id));
+    inst
+}
+
+fn link_instance(parent: &str, child: &str) -> CimInstance {
+    let path = CimInstanceName::new(LINK)
+        .with_key("Parent", item_path(parent))
+        .with_key("Child", item_path(child));
+    let mut inst = CimInstance::new(LINK)
+        .with("Parent", item_path(parent))
+        .with("Child", item_path(child));
+    inst.path = Some(path);
+    inst
+}
+
+fn id_of(name: &CimInstanceName) -> CimResult<String> {
+    name.key_str("InstanceID")
+        .map(str::to_string)
+        .ok_or_else(|| CimError::invalid_parameter("InstanceID key is missing or not a string"))
+}
+
+fn ref_id(inst: &CimInstance, role: &str) -> CimResult<String> {
+    match inst.get(role) {
+        Some(CimValue::Reference(r)) if r.class_name == ITEM => id_of(r),
+        _ => Err(CimError::invalid_parameter(format!(
+            "{role} must reference a {ITEM}"
+        ))),
+    }
+}
+
+#[async_trait]
+impl InstanceProvider for SampleProvider {
+    async fn enumerate_instances(
+        &self,
+        _ctx: &RequestContext,
+        class: &CimClass,
+    ) -> CimResult<Vec<CimInstance>> {
+        let st = self.lock();
+        Ok(if class.name == ITEM {
+            st.items.values().cloned().collect()
+        } else {
+            st.links.iter().map(|(p, c)| link_instance(p, c)).collect()
+        })
+    }
+
+    async fn get_instance(
+        &self,
+        _ctx: &RequestContext,
+        class: &CimClass,
+        name: &CimInstanceName,
+    ) -> CimResult<CimInstance> {
+        let st = self.lock();
+        if class.name == ITEM {
+            let id = id_of(name)?;
+            return st
+                .items
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| CimError::not_found(name.local()));
+        }
+        let probe = CimInstance::new(LINK)
+            .with(
+                "Parent",
+                name.key("Parent")
+                    .cloned()
+                    .unwrap_or(CimValue::Boolean(false)),
+            )
+            .with(
+                "Child",
+                name.key("Child")
+                    .cloned()
+                    .unwrap_or(CimValue::Boolean(false)),
+            );
+        let (p, c) = (ref_id(&probe, "Parent")?, ref_id(&probe, "Child")?);
+        st.links
+            .iter()
+            .find(|(lp, lc)| *lp == p && *lc == c)
+            .map(|(lp, lc)| link_instance(lp, lc))
+            .ok_or_else(|| CimError::not_found(name.local()))
+    }
+
+    async fn create_instance(
+        &self,
+        _ctx: &RequestContext,
+        class: &CimClass,
+        inst: CimInstance,
+    ) -> CimResult<CimInstanceName> {
+        let mut st = self.lock();
+        if class.name == LINK {
+            let (p, c) = (ref_id(&inst, "Parent")?, ref_id(&inst, "Child")?);
+            for id in [&p, &c] {
+                if !st.items.contains_key(id) {
+                    return Err(CimError::invalid_parameter(format!(
+                        "{ITEM} {id} does not exist"
+                    )));
+                }
+            }
+            if st.links.iter().any(|(lp, lc)| *lp == p && *lc == c) {
+                return Err(CimError::new(
+                    CimStatus::AlreadyExists,
+                    format!("link {p} -> {c} exists"),
+                ));
+            }
+            st.links.push((p.clone(), c.clone()));
+            return link_instance(&p, &c)
+                .path
+                .ok_or_else(|| CimError::failed("link without path"));
+        }
+        let id = inst
+            .get_str("InstanceID")
+            .ok_or_else(|| CimError::invalid_parameter("InstanceID is required"))?
+            .to_string();
+        if st.items.contains_key(&id) {
+            return Err(CimError::new(
+                CimStatus::AlreadyExists,
+                format!("{ITEM} {id} exists"),
+            ));
+        }
+        let mut inst = inst;
+        inst.class_name = class.name.clone();
+        st.items.insert(id.clone(), with_path(inst, &id));
+        Ok(item_path(&id))
+    }
+
+    async fn modify_instance(
+        &self,
+        _ctx: &RequestContext,
+        class: &CimClass,
+        inst: CimInstance,
+        property_list: Option<&[String]>,
+    ) -> CimResult<()> {
+        if class.name == LINK {
+            return Err(CimError::not_supported("links have only keys"));
+        }
+        let id = id_of(
+            inst.path
+                .as_ref()
+                .ok_or_else(|| CimError::invalid_parameter("no path"))?,
+        )?;
+        let mut st = self.lock();
+        let current = st
+            .items
+            .get_mut(&id)
+            .ok_or_else(|| CimError::not_found(item_path(&id)))?;
+        for p in inst.properties {
+            if p.name == "InstanceID" {
+                continue;
+            }
+            if property_list.is_none_or(|l| l.iter().any(|n| p.name.matches(n))) {
+                current.set_property(p);
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_instance(
+        &self,
+        _ctx: &RequestContext,
+        class: &CimClass,
+        name: &CimInstanceName,
+    ) -> CimResult<()> {
+        let mut st = self.lock();
+        if class.name == LINK {
+            let before = st.links.len();
+            let probe = CimInstance::new(LINK)
+                .with(
+                    "Parent",
+                    name.key("Parent")
+                        .cloned()
+                        .unwrap_or(CimValue::Boolean(false)),
+                )
+                .with(
+                    "Child",
+                    name.key("Child")
+                        .cloned()
+                        .unwrap_or(CimValue::Boolean(false)),
+                );
+            let (p, c) = (ref_id(&probe, "Parent")?, ref_id(&probe, "Child")?);
+            st.links.retain(|(lp, lc)| !(*lp == p && *lc == c));
+            return if st.links.len() < before {
+                Ok(())
+            } else {
+                Err(CimError::not_found(name.local()))
+            };
+        }
+        let id = id_of(name)?;
+        st.items
+            .remove(&id)
+            .ok_or_else(|| CimError::not_found(name.local()))?;
+        // Links to a deleted item go with it, as a real model's would.
+        st.links.retain(|(p, c)| *p != id && *c != id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MethodProvider for SampleProvider {
+    async fn invoke_method(
+        &self,
+        _ctx: &RequestContext,
+        _class: &CimClass,
+        target: &MethodTarget,
+        method: &CimMethod,
+        params: Vec<CimParamValue>,
+    ) -> CimResult<MethodResult> {
+        if method.name != "Bump" {
+            return Err(CimError::new(
+                CimStatus::MethodNotAvailable,
+                format!("{} is not implemented", method.name),
+            ));
+        }
+        let MethodTarget::Instance(name) = target else {
+            return Err(CimError::invalid_parameter("Bump is an instance method"));
+        };
+        let by = match param(&params, "By") {
+            Some(CimValue::Uint32(n)) => *n,
+            None => 1,
+            Some(other) => {
+                return Err(CimError::invalid_parameter(format!(
+                    "By must be a uint32, got {other}"
+                )))
+            }
+        };
+        let id = id_of(name)?;
+        let mut st = self.lock();
+        let item = st
+            .items
+            .get_mut(&id)
+            .ok_or_else(|| CimError::not_found(name.local()))?;
+        let count = match item.get("Count") {
+            Some(CimValue::Uint32(n)) => *n,
+            _ => 0,
+        };
+        let Some(new) = count.checked_add(by) else {
+            // DMTF convention: 5 = Invalid Parameter as a return code.
+            return Ok(MethodResult::code(5));
+        };
+        item.set("Count", new);
+        Ok(MethodResult::code(0).with_out("NewCount", new))
+    }
+}

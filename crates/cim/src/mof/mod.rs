@@ -113,7 +113,10 @@ impl MofSource for FsSource {
         for c in &candidates {
             if c.is_file() {
                 let text = std::fs::read_to_string(c)?;
-                return Ok((c.display().to_string(), text));
+                // The canonical path makes `a/../b.mof` and `b.mof` one file,
+                // which include-cycle detection relies on.
+                let resolved = std::fs::canonicalize(c).unwrap_or_else(|_| c.clone());
+                return Ok((resolved.display().to_string(), text));
             }
         }
         Err(io::Error::new(

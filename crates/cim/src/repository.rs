@@ -135,7 +135,7 @@ impl Repository {
 
     fn ns(&self, ns: &str) -> CimResult<&Namespace> {
         self.ns_index
-            .get(&ns_key(ns))
+            .get(fold(ns.trim_matches('/')).as_ref())
             .map(|&i| &self.namespaces[i])
             .ok_or_else(|| invalid_namespace(ns))
     }

@@ -107,7 +107,11 @@ fn typed_value() -> impl Strategy<Value = (CimType, bool, Option<CimValue>)> {
 }
 
 /// (type, is_array, default), Description, MaxLen.
-type PropSpec = ((CimType, bool, Option<CimValue>), Option<String>, Option<u32>);
+type PropSpec = (
+    (CimType, bool, Option<CimValue>),
+    Option<String>,
+    Option<u32>,
+);
 /// Return type, parameters (type, is_array, out), ValueMap.
 type MethodSpec = (CimType, Vec<(CimType, bool, bool)>, Vec<String>);
 

@@ -191,6 +191,11 @@ pub enum ObjectWithPath {
 }
 
 /// The contents of `IRETURNVALUE`, by element form (DSP0200 per operation).
+///
+/// Elements that need a full path (`VALUE.OBJECTWITHPATH`,
+/// `VALUE.INSTANCEWITHPATH`, `INSTANCEPATH`, `OBJECTPATH`) take it from the
+/// instance's `path`: the dispatcher sets its namespace; a missing host is
+/// written as `localhost`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ReturnValue {
     /// No `IRETURNVALUE` (DeleteInstance, ModifyInstance, CloseEnumeration…).

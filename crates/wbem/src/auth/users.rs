@@ -57,6 +57,10 @@ pub struct UserStore {
     path: PathBuf,
     loaded: RwLock<Loaded>,
     cache: VerifyCache,
+    /// Bounds concurrent argon2 runs (~19 MiB each): a burst of new
+    /// connections with the same credentials waits for the first check and
+    /// then hits the cache, and a flood of bad passwords cannot exhaust memory.
+    verify_slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for UserStore {
@@ -77,6 +81,9 @@ impl UserStore {
             path,
             loaded: RwLock::new(Loaded { users, stamp }),
             cache: VerifyCache::new(DEFAULT_TTL),
+            verify_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         })
     }
 
@@ -183,6 +190,12 @@ impl UserStore {
         password: String,
     ) -> Option<Principal> {
         self.reload_if_changed();
+        if let Some(p) = self.cache.get(&name, &password) {
+            return Some(p);
+        }
+        // The semaphore is never closed, so acquire cannot fail.
+        let _slot = self.verify_slots.acquire().await.ok()?;
+        // Someone may have verified the same credentials while we waited.
         if let Some(p) = self.cache.get(&name, &password) {
             return Some(p);
         }
@@ -460,6 +473,23 @@ mod tests {
         other.add("bob", Role::Reader, "pw2").unwrap();
         assert!(s.verify("alice", "pw").is_none());
         assert!(s.verify("bob", "pw2").is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_async_verifications() {
+        let (_dir, s) = store();
+        s.add("alice", Role::Admin, "pw").unwrap();
+        let s = Arc::new(s);
+        let checks: Vec<_> = (0..16)
+            .map(|i| {
+                let s = Arc::clone(&s);
+                let pw = if i % 4 == 0 { "bad" } else { "pw" };
+                tokio::spawn(async move { s.verify_async("alice".into(), pw.into()).await })
+            })
+            .collect();
+        for (i, c) in checks.into_iter().enumerate() {
+            assert_eq!(c.await.unwrap().is_some(), i % 4 != 0);
+        }
     }
 
     #[test]

@@ -2,7 +2,23 @@
 //! (observations in) and commands (out). Plain data, serializable so a
 //! recorded state can be replayed by `vine policy explain`.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, WorkloadError};
+
+/// Reads a recorded snapshot (JSON), e.g. for `vine policy explain`.
+pub fn load_snapshot(path: &Path) -> Result<Snapshot> {
+    let text = std::fs::read_to_string(path).map_err(|source| WorkloadError::ReadTrace {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| WorkloadError::ParseState {
+        path: path.to_path_buf(),
+        source,
+    })
+}
 
 /// The data centre as the receiver last saw it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -333,6 +333,18 @@ pub fn load_file(path: &Path) -> Result<Policy> {
     parse_str(&text, &path.display().to_string())
 }
 
+/// `default` (the built-in policy) or a path to a policy file.
+pub fn resolve(name: &str) -> Result<Policy> {
+    if name == "default" {
+        return Ok(Policy::builtin_default());
+    }
+    let p = Path::new(name);
+    if !p.is_file() {
+        return Err(WorkloadError::UnknownPolicy { name: name.into() });
+    }
+    load_file(p)
+}
+
 /// Line and column (1-based) of byte `offset` in `text`.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());

@@ -184,8 +184,8 @@ impl<'a> Scratch<'a> {
         let r = self.dc.vms[v].requested;
         let mut best = None;
         let mut best_diff = f64::MAX;
-        for h in 0..self.vms.len() {
-            if excluded[h] {
+        for (h, &skip) in excluded.iter().enumerate().take(self.vms.len()) {
+            if skip {
                 continue;
             }
             let host = &self.dc.hosts[h];
@@ -301,8 +301,8 @@ pub fn plan_round(dc: &Datacenter, detector: Detector) -> Vec<Move> {
         }
         let mut pick = None;
         let mut min_u = 1.0;
-        for h in 0..n {
-            if skip_source[h] {
+        for (h, &skip) in skip_source.iter().enumerate() {
+            if skip {
                 continue;
             }
             let u = dc.hosts[h].utilization();

@@ -18,7 +18,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::engine::{Engine, Plan};
 use crate::error::{Result, WorkloadError};
+use crate::model::Snapshot;
 use crate::policy::Policy;
 use cloudsim::Detector;
 use dc::{Datacenter, Move};
@@ -177,9 +179,9 @@ pub fn reference_hosts(n: usize) -> Vec<HostSpec> {
         .collect()
 }
 
-/// Runs one trace day through one policy.
-pub fn run_sim(opts: &SimOptions) -> Result<SimReport> {
-    let (name, mut planner) = planner_for(&opts.policy)?;
+/// Builds the data centre for a trace day and places its VMs as CloudSim
+/// does at creation; returns it, the day name and the unplaced count.
+pub fn build_datacenter(opts: &SimOptions) -> Result<(Datacenter, String, usize)> {
     let day = trace::load_day(&opts.trace_dir)?;
     let n = day.vms.len();
     let block = n.div_ceil(VM_TYPES.len()).max(1);
@@ -197,14 +199,37 @@ pub fn run_sim(opts: &SimOptions) -> Result<SimReport> {
         .collect();
     let mut dc = Datacenter::new(reference_hosts(opts.hosts), vms, INTERVAL_S);
     let unplaced = cloudsim::initial_placement(&mut dc);
-    Ok(simulate(
-        &mut dc,
-        planner.as_mut(),
-        &day.day,
-        &name,
-        unplaced,
-        opts.max_rounds,
-    ))
+    Ok((dc, day.day, unplaced))
+}
+
+/// Runs one trace day through one policy.
+pub fn run_sim(opts: &SimOptions) -> Result<SimReport> {
+    let (name, mut planner) = planner_for(&opts.policy)?;
+    let (mut dc, day, unplaced) = build_datacenter(opts)?;
+    Ok(simulate(&mut dc, planner.as_mut(), &day, &name, unplaced, opts.max_rounds))
+}
+
+/// Replays a trace day with a vine policy up to `round` and returns that
+/// round's snapshot and plan without carrying it out (`policy explain`).
+pub fn explain_round(opts: &SimOptions, policy: Policy, round: usize) -> Result<(Snapshot, Plan)> {
+    let (mut dc, _, _) = build_datacenter(opts)?;
+    let mut engine = Engine::new(policy);
+    let last = round.max(1);
+    let mut out = (Snapshot::default(), Plan::default());
+    for k in 1..=last {
+        let t = k as f64 * INTERVAL_S + ROUND_OFFSET_S;
+        dc.finish_migrations(t);
+        dc.round_update(t);
+        let (snap, index) = vine::snapshot(&dc, t);
+        let plan = engine.plan(&snap);
+        let moves: Vec<Move> = plan.moves.iter().map(|m| Move { vm: index[m.vm], to: m.to }).collect();
+        if k == last {
+            out = (snap, plan);
+            break;
+        }
+        dc.start_migrations(t, &moves);
+    }
+    Ok(out)
 }
 
 /// Drives `dc` through the day's rounds with `planner`.

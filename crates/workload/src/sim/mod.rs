@@ -206,7 +206,14 @@ pub fn build_datacenter(opts: &SimOptions) -> Result<(Datacenter, String, usize)
 pub fn run_sim(opts: &SimOptions) -> Result<SimReport> {
     let (name, mut planner) = planner_for(&opts.policy)?;
     let (mut dc, day, unplaced) = build_datacenter(opts)?;
-    Ok(simulate(&mut dc, planner.as_mut(), &day, &name, unplaced, opts.max_rounds))
+    Ok(simulate(
+        &mut dc,
+        planner.as_mut(),
+        &day,
+        &name,
+        unplaced,
+        opts.max_rounds,
+    ))
 }
 
 /// Replays a trace day with a vine policy up to `round` and returns that
@@ -222,7 +229,14 @@ pub fn explain_round(opts: &SimOptions, policy: Policy, round: usize) -> Result<
         dc.round_update(t);
         let (snap, index) = vine::snapshot(&dc, t);
         let plan = engine.plan(&snap);
-        let moves: Vec<Move> = plan.moves.iter().map(|m| Move { vm: index[m.vm], to: m.to }).collect();
+        let moves: Vec<Move> = plan
+            .moves
+            .iter()
+            .map(|m| Move {
+                vm: index[m.vm],
+                to: m.to,
+            })
+            .collect();
         if k == last {
             out = (snap, plan);
             break;

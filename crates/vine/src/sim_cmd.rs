@@ -118,7 +118,9 @@ pub fn run_sim(a: SimArgs) -> Result<()> {
         reports.push(r);
     }
     match a.output {
-        Output::Json if reports.len() == 1 => println!("{}", serde_json::to_string_pretty(&reports[0])?),
+        Output::Json if reports.len() == 1 => {
+            println!("{}", serde_json::to_string_pretty(&reports[0])?)
+        }
         Output::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
         Output::Table => print_table(&reports),
     }
@@ -128,7 +130,17 @@ pub fn run_sim(a: SimArgs) -> Result<()> {
 fn print_table(reports: &[SimReport]) {
     println!(
         "{:<10} {:<12} {:>5} {:>11} {:>7} {:>6} {:>9} {:>10} {:>8} {:>7} {:>8}",
-        "day", "policy", "VMs", "energy kWh", "SLATAH", "PDM", "SLAV", "migrations", "hosts on", "LB", "plan ms"
+        "day",
+        "policy",
+        "VMs",
+        "energy kWh",
+        "SLATAH",
+        "PDM",
+        "SLAV",
+        "migrations",
+        "hosts on",
+        "LB",
+        "plan ms"
     );
     for r in reports {
         println!(
@@ -170,7 +182,11 @@ pub fn run_policy(a: PolicyArgs) -> Result<()> {
                 let found = p.check_against(&snap);
                 if !found.is_empty() {
                     eprint!("{}", render_problems(&origin, &found));
-                    bail!("{} problem(s) in {origin} against {}", found.len(), state.display());
+                    bail!(
+                        "{} problem(s) in {origin} against {}",
+                        found.len(),
+                        state.display()
+                    );
                 }
             }
             println!("{origin}: policy {:?} is valid", p.name);
@@ -210,7 +226,12 @@ fn explain(e: ExplainArgs) -> Result<()> {
         on,
         snap.vms.len()
     );
-    for (label, list) in [("held", &plan.held), ("hot", &plan.hot), ("cold", &plan.cold), ("unresolved", &plan.unresolved)] {
+    for (label, list) in [
+        ("held", &plan.held),
+        ("hot", &plan.hot),
+        ("cold", &plan.cold),
+        ("unresolved", &plan.unresolved),
+    ] {
         if !list.is_empty() {
             println!("{label} ({}): {}", list.len(), list.join(" "));
         }
@@ -232,7 +253,12 @@ fn explain(e: ExplainArgs) -> Result<()> {
         } else {
             format!(" (after {:?})", c.depends_on)
         };
-        println!("  #{:<3} {}{deps}\n        because {}", c.id, c.kind.describe(), c.reason);
+        println!(
+            "  #{:<3} {}{deps}\n        because {}",
+            c.id,
+            c.kind.describe(),
+            c.reason
+        );
     }
     Ok(())
 }

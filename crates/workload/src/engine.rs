@@ -142,6 +142,7 @@ impl Engine {
             let in_affinity = p.placement.affinity.iter().any(|g| g.contains(&vm.name));
             movable[i] = !vm.migrating
                 && !rec.held[vm.host]
+                && p.vm_in_scope(vm, &snap.hosts[vm.host])
                 && !in_affinity
                 && rec.cpu[i].is_some()
                 && since_move.is_none_or(|s| s >= p.migration.vm_cooldown_rounds);

@@ -68,6 +68,14 @@ fn yes() -> bool {
     true
 }
 
+fn missing() -> f64 {
+    f64::NAN
+}
+
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// One virtual machine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VmState {
@@ -77,7 +85,9 @@ pub struct VmState {
     pub host: usize,
     /// CPU size (same unit as host capacity).
     pub cpu_size: f64,
-    /// CPU in use now; NaN or negative means the sample is missing.
+    /// CPU in use now; NaN (JSON `null` or absent) or negative means the
+    /// sample is missing.
+    #[serde(default = "missing", deserialize_with = "nan_if_null")]
     pub cpu_used: f64,
     /// Memory allocated, MB.
     #[serde(default)]

@@ -264,6 +264,14 @@ impl Policy {
         }
     }
 
+    /// Does the policy govern `vm` (running on `host`)?
+    pub fn vm_in_scope(&self, vm: &crate::model::VmState, host: &HostState) -> bool {
+        match &self.scope {
+            Scope::VirtualServer { name } => vm.service.as_deref() == Some(name.as_str()),
+            _ => self.host_in_scope(host),
+        }
+    }
+
     /// Findings that depend on the inventory: a scope matching nothing, or
     /// constraints no placement can meet.
     pub fn check_against(&self, snap: &Snapshot) -> Vec<Problem> {

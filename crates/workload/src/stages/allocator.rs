@@ -26,6 +26,11 @@ pub fn allocations(
     new_vms
         .iter()
         .filter_map(|&i| snap.vms.get(i))
+        .filter(|vm| {
+            snap.hosts
+                .get(vm.host)
+                .is_some_and(|h| policy.vm_in_scope(vm, h))
+        })
         .map(|vm| {
             (
                 CommandKind::Resize {

@@ -119,9 +119,7 @@ impl CimInstanceName {
         for (k, v) in &mut c.key_bindings {
             *k = CimName::new(k.folded());
             if let CimValue::Reference(r) = v {
-                *r = Box::new(
-                    CimInstanceName::parse(&r.canonical()).unwrap_or_else(|_| (**r).clone()),
-                );
+                **r = CimInstanceName::parse(&r.canonical()).unwrap_or_else(|_| (**r).clone());
             }
         }
         c.to_string()

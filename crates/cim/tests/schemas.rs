@@ -156,7 +156,9 @@ fn element_conforms_to_profile_is_an_association() {
     let r = repo();
     let a = r.get_class(NS, "CIM_ElementConformsToProfile").unwrap();
     assert!(a.is_association());
-    let cs = a.property("ConformantStandard").expect("ConformantStandard");
+    let cs = a
+        .property("ConformantStandard")
+        .expect("ConformantStandard");
     assert_eq!(cs.cim_type, CimType::Reference);
     assert_eq!(
         cs.reference_class.as_ref().map(|n| n.as_str()),
@@ -188,13 +190,18 @@ fn request_state_change_parameters() {
         job.reference_class.as_ref().map(|n| n.as_str()),
         Some("CIM_ConcreteJob")
     );
-    assert_eq!(m.parameter("TimeoutPeriod").unwrap().cim_type, CimType::DateTime);
+    assert_eq!(
+        m.parameter("TimeoutPeriod").unwrap().cim_type,
+        CimType::DateTime
+    );
 }
 
 #[test]
 fn define_system_takes_embedded_instances() {
     let r = repo();
-    let vsms = r.get_class(NS, "CIM_VirtualSystemManagementService").unwrap();
+    let vsms = r
+        .get_class(NS, "CIM_VirtualSystemManagementService")
+        .unwrap();
     let m = vsms.method("DefineSystem").unwrap();
     let ss = m.parameter("SystemSettings").unwrap();
     assert_eq!(ss.cim_type, CimType::String);
@@ -236,7 +243,10 @@ fn kinds_of_classes() {
     assert!(c("CIM_IndicationSubscription").is_association());
     assert!(c("CIM_SystemDevice").is_association());
     assert!(has(&c("CIM_SystemDevice").qualifiers, "Aggregation"));
-    let pc = c("CIM_SystemDevice").property("PartComponent").unwrap().clone();
+    let pc = c("CIM_SystemDevice")
+        .property("PartComponent")
+        .unwrap()
+        .clone();
     assert_eq!(
         pc.reference_class.as_ref().map(|n| n.as_str()),
         Some("CIM_LogicalDevice")
@@ -257,7 +267,11 @@ fn concrete_job_and_rasd_facts() {
     let tbr = job.property("TimeBeforeRemoval").unwrap();
     assert!(has(&tbr.qualifiers, "Required"));
     assert!(has(&tbr.qualifiers, "Write"));
-    let errs = job.method("GetErrors").unwrap().parameter("Errors").unwrap();
+    let errs = job
+        .method("GetErrors")
+        .unwrap()
+        .parameter("Errors")
+        .unwrap();
     assert!(errs.is_out() && errs.is_array);
     let js = job.property("JobState").unwrap();
     let vm = qualifier::find(&js.qualifiers, "ValueMap").unwrap();
@@ -266,11 +280,19 @@ fn concrete_job_and_rasd_facts() {
         other => panic!("JobState ValueMap: {other:?}"),
     }
 
-    let rasd = r.get_class(NS, "CIM_ResourceAllocationSettingData").unwrap();
-    assert_eq!(rasd.property("VirtualQuantity").unwrap().cim_type, CimType::Uint64);
+    let rasd = r
+        .get_class(NS, "CIM_ResourceAllocationSettingData")
+        .unwrap();
+    assert_eq!(
+        rasd.property("VirtualQuantity").unwrap().cim_type,
+        CimType::Uint64
+    );
     assert_eq!(rasd.property("Weight").unwrap().cim_type, CimType::Uint32);
     assert!(rasd.property("HostResource").unwrap().is_array);
-    assert!(has(&rasd.property("ElementName").unwrap().qualifiers, "Required"));
+    assert!(has(
+        &rasd.property("ElementName").unwrap().qualifiers,
+        "Required"
+    ));
 }
 
 #[test]
@@ -280,7 +302,10 @@ fn sample_classes() {
     let keys: Vec<_> = item.keys().map(|p| p.name.as_str().to_string()).collect();
     assert_eq!(keys, ["InstanceID"]);
     assert!(item.property("Tags").unwrap().is_array);
-    assert_eq!(item.property("Created").unwrap().cim_type, CimType::DateTime);
+    assert_eq!(
+        item.property("Created").unwrap().cim_type,
+        CimType::DateTime
+    );
     let bump = item.method("Bump").unwrap();
     assert!(bump.parameter("By").unwrap().is_in());
     let nc = bump.parameter("NewCount").unwrap();

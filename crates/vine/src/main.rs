@@ -12,6 +12,8 @@ mod config;
 mod schema;
 /// `vine wbem serve` and the start-up steps shared by servers.
 mod serve;
+/// `vine sim` and `vine policy …`: trace simulator and policy tools.
+mod sim_cmd;
 /// `vine user …`: the users file.
 mod user_cmd;
 
@@ -42,6 +44,10 @@ enum Cmd {
     Cim(cim_cmd::CimArgs),
     /// Manage the users of a state directory
     User(user_cmd::UserArgs),
+    /// Replay utilization traces through a policy (CloudSim PlanetLab experiment)
+    Sim(sim_cmd::SimArgs),
+    /// Policy files: check, schema, explain
+    Policy(sim_cmd::PolicyArgs),
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -75,6 +81,8 @@ fn main() -> anyhow::Result<()> {
             Cmd::Cim(a) => cim_cmd::run(a).await,
             Cmd::User(a) => user_cmd::run(a),
             Cmd::Bench { cmd } => bench::run(cmd).await,
+            Cmd::Sim(a) => sim_cmd::run_sim(a),
+            Cmd::Policy(a) => sim_cmd::run_policy(a),
         }
     })
 }

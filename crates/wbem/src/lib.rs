@@ -5,10 +5,10 @@
 //! and [`transport::serve`] (the HTTP(S) listener). Providers implement the
 //! traits in [`provider`]; [`interop`] is the built-in root/interop provider.
 
-/// DSP0200 HTTP(S) transport.
-pub mod transport;
 /// Users, roles and HTTP Basic authentication.
 pub mod auth;
+/// DSP0200 HTTP(S) transport.
+pub mod transport;
 
 /// Provider traits: instance, association and method providers.
 pub mod provider;

@@ -36,6 +36,7 @@ def test_pywbemcli_classes_instances_associations_methods(server):
     assert "VINE_SampleItem" in pywbemcli(server, "class", "enumerate", "--names-only", "--deep-inheritance")
     assert "uint32 Bump" in pywbemcli(server, "class", "get", "VINE_SampleItem")
     assert "item-1" in pywbemcli(server, "instance", "get", 'VINE_SampleItem.InstanceID="item-1"')
+    assert "VINE_SampleLink" in pywbemcli(server, "class", "references", "VINE_SampleItem", "--names-only")
     assoc = pywbemcli(server, "instance", "associators", 'VINE_SampleItem.InstanceID="item-0"', "--names-only")
     assert "item-1" in assoc
     out = pywbemcli(server, "instance", "invokemethod", 'VINE_SampleItem.InstanceID="item-0"', "Bump", "-p", "By=2")

@@ -184,3 +184,19 @@ def test_reader_may_read_but_not_write(server):
     with pytest.raises(CIMError) as e:
         conn.InvokeMethod("Bump", item_path(0), [("By", Uint32(1))])
     assert e.value.status_code == pywbem.CIM_ERR_ACCESS_DENIED
+
+
+def test_class_level_associations(server):
+    conn = server.conn()
+    names = conn.AssociatorNames("VINE_SampleItem", AssocClass="VINE_SampleLink")
+    assert [n.classname for n in names] == ["VINE_SampleItem"]
+    # Unfiltered, the DMTF associations whose references name an ancestor
+    # (CIM_ManagedElement) apply to the class as well.
+    everything = {n.classname for n in conn.ReferenceNames("VINE_SampleItem")}
+    assert {"VINE_SampleLink", "CIM_ElementSettingData"} <= everything
+    refs = conn.References("VINE_SampleItem", ResultClass="VINE_SampleLink")
+    assert [c.classname for _, c in refs] == ["VINE_SampleLink"]
+    assert conn.ReferenceNames("VINE_SampleItem", Role="NoSuchRole") == []
+    interop = server.conn(namespace="root/interop")
+    assocs = {c.classname for _, c in interop.Associators("CIM_RegisteredProfile", AssocClass="CIM_ElementConformsToProfile")}
+    assert "CIM_ManagedElement" in assocs

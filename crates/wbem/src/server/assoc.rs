@@ -234,3 +234,64 @@ fn refers_to(inst: &CimInstance, object: &CimInstanceName, role: Option<&str>) -
             && matches!(&p.value, Some(CimValue::Reference(r)) if r.same_object(object))
     })
 }
+
+/// One association class reachable from a class, with the far-end classes
+/// its other references name (by role).
+pub struct ClassLink {
+    pub assoc: CimClass,
+    pub far: Vec<vine_cim::CimName>,
+}
+
+impl Cimom {
+    /// Class-level traversal (DSP0200: ObjectName is a class path): the
+    /// association classes whose references can point at `class`, and the
+    /// classes at their other ends.
+    pub fn class_links(&self, ns: &str, class: &str, f: &AssocFilter) -> CimResult<Vec<ClassLink>> {
+        self.check_namespace(ns)?;
+        let source = self.repo().get_class(ns, class).cloned().map_err(|_| {
+            CimError::invalid_parameter(format!("class {class} does not exist in {ns}"))
+        })?;
+        if let Some(a) = &f.assoc_class {
+            if self.repo().get_class(ns, a).is_err() {
+                return Err(CimError::invalid_parameter(format!(
+                    "association class {a} does not exist in {ns}"
+                )));
+            }
+        }
+        let repo = self.repo();
+        let fits = |rc: Option<&vine_cim::CimName>| {
+            rc.is_none_or(|rc| repo.is_subclass_of(ns, source.name.as_str(), rc.as_str()))
+        };
+        let mut out = Vec::new();
+        for assoc in self.association_classes(ns, &source, f.assoc_class.as_deref()) {
+            let refs: Vec<_> = assoc
+                .properties
+                .iter()
+                .filter(|p| p.cim_type == CimType::Reference)
+                .collect();
+            let near: Vec<_> = refs
+                .iter()
+                .filter(|p| {
+                    f.role.as_deref().is_none_or(|r| p.name.matches(r))
+                        && fits(p.reference_class.as_ref())
+                })
+                .collect();
+            if near.is_empty() {
+                continue;
+            }
+            let far = refs
+                .iter()
+                .filter(|p| near.len() > 1 || !near.iter().any(|n| n.name == p.name))
+                .filter(|p| f.result_role.as_deref().is_none_or(|r| p.name.matches(r)))
+                .filter_map(|p| p.reference_class.clone())
+                .filter(|rc| {
+                    f.result_class
+                        .as_deref()
+                        .is_none_or(|want| repo.is_subclass_of(ns, rc.as_str(), want))
+                })
+                .collect();
+            out.push(ClassLink { assoc, far });
+        }
+        Ok(out)
+    }
+}

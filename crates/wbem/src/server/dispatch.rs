@@ -405,15 +405,13 @@ impl Dispatcher {
             allowed.extend(["IncludeQualifiers", "IncludeClassOrigin", "PropertyList"]);
         }
         let p = Params::new(op, params, &allowed)?;
+        let f = assoc_filter(&p, associators)?;
         let object = match p.object_name("ObjectName")? {
             ObjectName::Instance(i) => i,
-            ObjectName::Class(_) => {
-                return Err(CimError::not_supported(format!(
-                    "{op} on a class is not supported; give an instance name"
-                )));
+            ObjectName::Class(c) => {
+                return self.class_assoc(ctx, method, c.class_name.as_str(), &f)
             }
         };
-        let f = assoc_filter(&p, associators)?;
         let c = &self.cimom;
         let ret = match method {
             M::Associators => ReturnValue::ObjectsWithPath(
@@ -444,6 +442,54 @@ impl Dispatcher {
                     .map(|n| ObjectName::Instance(self.host_path(n)))
                     .collect(),
             ),
+        };
+        Ok(IntrinsicResponse::new(ret))
+    }
+
+    /// Associators, References and their name forms on a class: classes
+    /// with full class paths.
+    fn class_assoc(
+        &self,
+        ctx: &RequestContext,
+        method: &IntrinsicMethod,
+        class: &str,
+        f: &AssocFilter,
+    ) -> CimResult<IntrinsicResponse> {
+        use IntrinsicMethod as M;
+        let ns = ctx.namespace.as_str();
+        let links = self.cimom.class_links(ns, class, f)?;
+        let mut names: Vec<CimName> = Vec::new();
+        for l in &links {
+            let found: Vec<CimName> = match method {
+                M::References | M::ReferenceNames => vec![l.assoc.name.clone()],
+                _ => l.far.clone(),
+            };
+            for n in found {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+        let path = |n: &CimName| vine_cim::CimClassName {
+            class_name: n.clone(),
+            namespace: Some(ctx.namespace.clone()),
+            host: Some(self.cimom.config.host.clone()),
+        };
+        let ret = match method {
+            M::AssociatorNames | M::ReferenceNames => {
+                ReturnValue::ObjectPaths(names.iter().map(|n| ObjectName::Class(path(n))).collect())
+            }
+            _ => {
+                let repo = self.cimom.repo();
+                let mut v = Vec::new();
+                for n in &names {
+                    v.push(ObjectWithPath::Class(
+                        path(n),
+                        repo.get_class(ns, n.as_str())?.clone(),
+                    ));
+                }
+                ReturnValue::ObjectsWithPath(v)
+            }
         };
         Ok(IntrinsicResponse::new(ret))
     }

@@ -90,10 +90,51 @@ impl CimDateTime {
         }
     }
 
+    /// Microseconds since 1970-01-01 UTC of a timestamp (offset applied);
+    /// `None` for an interval. Lets timestamps in different zones compare.
+    pub fn timestamp_micros(&self) -> Option<i128> {
+        match *self {
+            CimDateTime::Timestamp {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                microsecond,
+                utc_offset_minutes,
+            } => {
+                let days = days_from_civil(year as i64, month as i64, day as i64) as i128;
+                let secs =
+                    days * 86_400 + hour as i128 * 3600 + minute as i128 * 60 + second as i128
+                        - utc_offset_minutes as i128 * 60;
+                Some(secs * 1_000_000 + microsecond as i128)
+            }
+            CimDateTime::Interval { .. } => None,
+        }
+    }
+
+    /// The length of an interval in microseconds; `None` for a timestamp.
+    pub fn interval_micros(&self) -> Option<i128> {
+        self.as_duration().map(|d| d.as_micros() as i128)
+    }
+
     /// The current time, UTC.
     pub fn now() -> Self {
         Self::from_system_time(SystemTime::now())
     }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date: count 400-year eras
+/// from a year that starts in March, so the leap day falls at the end.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 // Howard Hinnant's days-to-civil algorithm (public domain description).
@@ -261,6 +302,32 @@ mod tests {
             CimDateTime::interval(Duration::from_secs(300)).to_string(),
             "00000000000500.000000:000"
         );
+    }
+
+    #[test]
+    fn civil_days_match_known_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+        assert_eq!(
+            days_from_civil(2024, 2, 29) + 1,
+            days_from_civil(2024, 3, 1)
+        );
+        for z in [-800_000i64, -1, 0, 1, 11_017, 20_000, 2_000_000] {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m as i64, d as i64), z);
+        }
+    }
+
+    #[test]
+    fn timestamps_compare_across_offsets() {
+        let a: CimDateTime = "20261121103000.000000+060".parse().unwrap();
+        let b: CimDateTime = "20261121093000.000000+000".parse().unwrap();
+        assert_eq!(a.timestamp_micros(), b.timestamp_micros());
+        assert_eq!(a.interval_micros(), None);
+        let i: CimDateTime = "00000001000000.000005:000".parse().unwrap();
+        assert_eq!(i.interval_micros(), Some(86_400_000_005));
+        assert_eq!(i.timestamp_micros(), None);
     }
 
     #[test]

@@ -27,3 +27,6 @@ pub mod sample;
 
 /// WQL and CQL queries.
 pub mod query;
+
+/// Indication subscriptions and export delivery.
+pub mod indication;

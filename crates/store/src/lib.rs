@@ -1,0 +1,1 @@
+//! Persistence for the manager: typed collections on sled.

@@ -17,3 +17,5 @@ pub use context::VirtContext;
 
 /// The namespace the virtualization classes live in.
 pub const VIRT_NS: &str = "root/virt";
+/// The `schemas/virt` MOF, compiled with the agent's class prefix.
+pub mod schema;

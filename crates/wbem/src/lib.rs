@@ -10,7 +10,7 @@ pub mod auth;
 /// DSP0200 HTTP(S) transport.
 pub mod transport;
 
-/// Provider traits: instance, association and method providers.
+/// Provider traits: instance, association, method and indication providers.
 pub mod provider;
 
 /// The object manager: repository, registry, operations, dispatch.

@@ -5,12 +5,17 @@
 //! providers of the requested class and of each of its subclasses, and
 //! applies the DSP0200 filters (PropertyList, DeepInheritance, roles) itself,
 //! so a provider only answers "which instances of my class exist".
+//! Indication providers publish through an
+//! [`IndicationSink`](crate::indication::IndicationSink) and learn from
+//! [`IndicationProvider`] whether anyone subscribed.
 
 use async_trait::async_trait;
 use vine_cim::{
-    CimClass, CimError, CimInstance, CimInstanceName, CimMethod, CimParamValue, CimResult,
-    CimStatus, CimValue,
+    CimClass, CimError, CimInstance, CimInstanceName, CimMethod, CimName, CimParamValue,
+    CimResult, CimStatus, CimValue,
 };
+
+use crate::query::Query;
 
 /// What a provider learns about the request it serves.
 #[derive(Clone, Debug)]
@@ -165,6 +170,40 @@ pub trait MethodProvider: Send + Sync + 'static {
         method: &CimMethod,
         params: Vec<CimParamValue>,
     ) -> CimResult<MethodResult>;
+}
+
+/// A subscription's filter as an indication provider sees it.
+#[derive(Clone, Debug)]
+pub struct IndicationFilterInfo {
+    /// The CIM_IndicationSubscription the activation belongs to; the same
+    /// path comes back in the matching deactivation.
+    pub subscription: CimInstanceName,
+    /// The filter's Name.
+    pub filter_name: String,
+    /// The source namespace the filter watches (one activation per source
+    /// namespace the provider is registered in).
+    pub namespace: String,
+    /// The indication class the provider registered that the filter can
+    /// select: the FROM class, one of its subclasses or one of its ancestors.
+    pub class: CimName,
+    /// The filter's parsed query.
+    pub query: Query,
+}
+
+/// Learns when subscriptions that can select the provider's indication
+/// classes come and go, so that it produces indications only while
+/// someone listens. Registered per namespace and indication class with
+/// [`Registry::register_indications`](crate::server::Registry::register_indications).
+/// Both calls come from the indication service, never while it holds a
+/// lock, and must return quickly (spawn if there is work to do).
+pub trait IndicationProvider: Send + Sync + 'static {
+    /// A subscription became active: created enabled, enabled again, or
+    /// loaded from the state directory at start.
+    fn activate_filter(&self, filter: &IndicationFilterInfo);
+
+    /// A subscription stopped: deleted, disabled, expired or removed after
+    /// delivery failures. Pairs with one earlier `activate_filter`.
+    fn deactivate_filter(&self, filter: &IndicationFilterInfo);
 }
 
 /// Finds a parameter by name in a call's IN parameters.

@@ -103,14 +103,23 @@ impl Pool {
             }
             found
         };
-        let mut sender = match idle {
-            Some(s) => s,
-            None => self.connect().await?,
+        // A peer that closes after each answer (HTTP/1.0 listeners do) can
+        // leave a pooled connection that looks open until polled; it fails
+        // in `ready`, before anything is sent, so a fresh one is safe.
+        let reused = match idle {
+            Some(mut s) => s.ready().await.is_ok().then_some(s),
+            None => None,
         };
-        sender
-            .ready()
-            .await
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let mut sender = match reused {
+            Some(s) => s,
+            None => {
+                let mut s = self.connect().await?;
+                s.ready()
+                    .await
+                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                s
+            }
+        };
         let resp = sender
             .send_request(req)
             .await

@@ -4,8 +4,9 @@
 //! server, and the benchmarks to load one. One [`WbemClient`] keeps its
 //! connections alive and may be shared between tasks.
 
-/// Pooled HTTP/1.1 connections, plain or TLS.
-mod conn;
+/// Pooled HTTP/1.1 connections, plain or TLS (the indication service
+/// delivers through them too).
+pub(crate) mod conn;
 /// The operations, one method each.
 mod ops;
 

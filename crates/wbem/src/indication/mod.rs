@@ -1,10 +1,44 @@
 //! Indications (DSP1054): providers publish indication instances through an
-//! [`IndicationSink`]; the indication service matches them against the
+//! [`IndicationSink`]; the [`IndicationService`] matches them against the
 //! subscriptions in root/interop and delivers them to listeners as CIM-XML
 //! export requests, without blocking the publisher.
+//!
+//! Start with [`IndicationService`] (install, attach, start) and
+//! [`IndicationConfig`]. Providers that want to know whether anyone
+//! listens implement [`IndicationProvider`](crate::provider::IndicationProvider).
+//!
+//! Delivery failures: an indication is retried `retry_attempts` times with
+//! doubling waits; when it is given up, the subscription follows its
+//! OnFatalErrorPolicy: Ignore (the default) sets SubscriptionState 3
+//! "Enabled Degraded" until the next successful delivery, Disable sets 4
+//! "Disabled", Remove deletes the subscription. Counters per subscription
+//! are in [`IndicationService::subscriptions`].
 
 use tokio::sync::mpsc;
 use vine_cim::CimInstance;
+
+/// Settings.
+pub mod config;
+/// Per-destination queues, export requests, retries.
+mod delivery;
+/// CIM operations on filters, destinations and subscriptions.
+mod instances;
+/// Filter checks, matching and shaping of indications.
+mod matching;
+/// The records behind the interop instances.
+mod model;
+/// The router and the subscription table.
+mod service;
+/// The subscriptions file.
+mod store;
+/// Unit tests of matching, records and the file.
+#[cfg(test)]
+mod tests;
+
+pub use config::{system_trust, IndicationConfig, SUBSCRIPTIONS_FILE};
+pub use delivery::DeliveryError;
+pub use service::{IndicationService, SubscriptionStatus, INDICATIONS_PROFILE};
+pub use store::StoreError;
 
 /// One indication on its way to the delivery service.
 #[derive(Clone, Debug)]

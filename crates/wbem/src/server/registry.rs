@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use vine_cim::name::normalize_namespace;
 
-use crate::provider::{AssociationProvider, InstanceProvider, MethodProvider};
+use crate::provider::{AssociationProvider, IndicationProvider, InstanceProvider, MethodProvider};
 
 type Key = (String, String); // (folded namespace, folded class)
 
@@ -23,6 +23,9 @@ pub struct Registry {
     instances: HashMap<Key, Arc<dyn InstanceProvider>>,
     associations: HashMap<Key, Arc<dyn AssociationProvider>>,
     methods: HashMap<Key, Arc<dyn MethodProvider>>,
+    /// Indication providers with the namespace and class as registered
+    /// (the service relates the class to filters' FROM classes).
+    indications: Vec<(String, String, Arc<dyn IndicationProvider>)>,
 }
 
 impl Registry {
@@ -54,6 +57,27 @@ impl Registry {
     /// `provider` runs the extrinsic methods of `class`.
     pub fn register_methods(&mut self, ns: &str, class: &str, provider: Arc<dyn MethodProvider>) {
         self.methods.insert(key(ns, class), provider);
+    }
+
+    /// `provider` publishes indications of `class` (or its subclasses)
+    /// from sources in `ns`, and wants to hear about subscriptions to them.
+    pub fn register_indications(
+        &mut self,
+        ns: &str,
+        class: &str,
+        provider: Arc<dyn IndicationProvider>,
+    ) {
+        self.indications
+            .push((normalize_namespace(ns), class.to_string(), provider));
+    }
+
+    /// Every indication provider as (namespace, class, provider).
+    pub fn indication_providers(
+        &self,
+    ) -> impl Iterator<Item = (&str, &str, &Arc<dyn IndicationProvider>)> {
+        self.indications
+            .iter()
+            .map(|(ns, class, p)| (ns.as_str(), class.as_str(), p))
     }
 
     /// The instance provider of exactly `class`.

@@ -5,7 +5,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 
-apt_packages=(pkg-config libvirt-dev sblim-wbemcli curl)
+apt_packages=(pkg-config libvirt-dev libvirt-clients sblim-wbemcli curl)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

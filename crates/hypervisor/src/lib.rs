@@ -7,10 +7,23 @@
 //! is a blocking C API): async callers wrap them in `spawn_blocking`.
 
 mod error;
+/// The libvirt backend: [`LibvirtHypervisor`] and its XML helpers.
+pub mod libvirt;
+/// Host files for libvirt's test driver.
+pub mod testhost;
 mod types;
 
 pub use error::{HvError, HvResult};
+pub use libvirt::LibvirtHypervisor;
 pub use types::*;
+
+use std::sync::Arc;
+
+/// Opens the hypervisor behind a libvirt URI (`qemu:///system`,
+/// `xen:///system`, `lxc:///`, `test:///abs/path/host.xml`).
+pub fn open(uri: &str) -> HvResult<Arc<dyn Hypervisor>> {
+    Ok(LibvirtHypervisor::open(uri)?)
+}
 
 use tokio::sync::broadcast;
 

@@ -1,0 +1,230 @@
+//! Resizing domains and hot-plugging disks and NICs.
+
+use virt::domain::Domain;
+use virt::sys;
+
+use super::xmltree;
+use super::{define, domains, host, xml, xml_parse, LibvirtHypervisor};
+use crate::error::{HvError, HvResult};
+use crate::types::{DiskSpec, NicSpec, Scope};
+
+/// libvirt's modification flags for `scope`. `Both` on a shut-off domain
+/// means the definition only (there is nothing live to change); `Live`
+/// on one is an invalid state.
+fn flags(
+    hv: &LibvirtHypervisor,
+    dom: &Domain,
+    name: &str,
+    op: &str,
+    scope: Scope,
+) -> HvResult<u32> {
+    let st = domains::state(dom).map_err(|e| hv.dom_err(e, op, name))?;
+    let live = sys::VIR_DOMAIN_AFFECT_LIVE;
+    let config = sys::VIR_DOMAIN_AFFECT_CONFIG;
+    Ok(match (scope, st.is_active()) {
+        (Scope::Live, true) => live,
+        (Scope::Live, false) => {
+            return Err(HvError::InvalidState {
+                domain: name.into(),
+                op: format!("{op} (live)"),
+                state: st.as_str().into(),
+            })
+        }
+        (Scope::Config, _) => config,
+        (Scope::Both, true) => live | config,
+        (Scope::Both, false) => config,
+    })
+}
+
+pub(crate) fn set_vcpus(
+    hv: &LibvirtHypervisor,
+    name: &str,
+    vcpus: u32,
+    scope: Scope,
+) -> HvResult<()> {
+    let op = "set vCPUs of";
+    let dom = hv.lookup(name, op)?;
+    if vcpus == 0 {
+        return Err(HvError::InvalidSpec(
+            "vcpus is 0; a domain needs at least 1 vCPU".into(),
+        ));
+    }
+    let max = dom
+        .vcpus_flags(sys::VIR_DOMAIN_VCPU_MAXIMUM | sys::VIR_DOMAIN_AFFECT_CONFIG)
+        .map_err(|e| hv.dom_err(e, op, name))?;
+    if vcpus > max {
+        return Err(HvError::InvalidSpec(format!(
+            "{vcpus} vCPUs requested but {name} allows at most {max}; raise its max_vcpus (shut off) first"
+        )));
+    }
+    let f = flags(hv, &dom, name, op, scope)?;
+    dom.set_vcpus_flags(vcpus, f)
+        .map_err(|e| hv.dom_err(e, op, name))
+}
+
+pub(crate) fn set_memory(
+    hv: &LibvirtHypervisor,
+    name: &str,
+    kib: u64,
+    scope: Scope,
+) -> HvResult<()> {
+    let op = "set memory of";
+    let dom = hv.lookup(name, op)?;
+    if kib == 0 {
+        return Err(HvError::InvalidSpec(
+            "memory is 0; give the domain some memory".into(),
+        ));
+    }
+    let max = dom.max_memory().map_err(|e| hv.dom_err(e, op, name))?;
+    if kib > max {
+        return Err(HvError::InvalidSpec(format!(
+            "{kib} KiB requested but {name} allows at most {max} KiB; raise its max_memory (shut off) first"
+        )));
+    }
+    let f = flags(hv, &dom, name, op, scope)?;
+    dom.set_memory_flags(kib, f)
+        .map_err(|e| hv.dom_err(e, op, name))
+}
+
+pub(crate) fn attach_disk(
+    hv: &LibvirtHypervisor,
+    name: &str,
+    disk: &DiskSpec,
+    scope: Scope,
+) -> HvResult<()> {
+    let op = "attach a disk to";
+    let dom = hv.lookup(name, op)?;
+    let caps = host::capabilities(hv)?;
+    let mut probe = crate::types::DomainSpec::new(name, 1, 1);
+    probe.disks.push(disk.clone());
+    define::check_disks(&probe, &caps)?;
+    if current_disks(hv, &dom, name, scope)?
+        .iter()
+        .any(|d| d.target == disk.target)
+    {
+        return Err(HvError::InvalidSpec(format!(
+            "{name} already has a disk at {}; choose another target",
+            disk.target
+        )));
+    }
+    let f = flags(hv, &dom, name, op, scope)?;
+    dom.attach_device_flags(&xml::render_disk(hv.kind(), disk), f)
+        .map_err(|e| hv.dom_err(e, op, name))
+}
+
+pub(crate) fn detach_disk(
+    hv: &LibvirtHypervisor,
+    name: &str,
+    target: &str,
+    scope: Scope,
+) -> HvResult<()> {
+    let op = "detach a disk from";
+    let dom = hv.lookup(name, op)?;
+    let disk = current_disks(hv, &dom, name, scope)?
+        .into_iter()
+        .find(|d| d.target == target)
+        .ok_or_else(|| HvError::NotFound(format!("disk {target} of {name}")))?;
+    let f = flags(hv, &dom, name, op, scope)?;
+    dom.detach_device_flags(&xml::render_disk(hv.kind(), &disk), f)
+        .map_err(|e| hv.dom_err(e, op, name))
+}
+
+pub(crate) fn attach_nic(
+    hv: &LibvirtHypervisor,
+    name: &str,
+    nic: &NicSpec,
+    scope: Scope,
+) -> HvResult<NicSpec> {
+    let op = "attach a NIC to";
+    let dom = hv.lookup(name, op)?;
+    let before = current_nics(hv, &dom, name, scope)?;
+    if let Some(mac) = &nic.mac {
+        if before.iter().any(|n| {
+            n.mac
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case(mac))
+        }) {
+            return Err(HvError::InvalidSpec(format!(
+                "{name} already has a NIC with MAC {mac}; choose another or leave it empty"
+            )));
+        }
+    }
+    let f = flags(hv, &dom, name, op, scope)?;
+    dom.attach_device_flags(&xml::render_nic(nic), f)
+        .map_err(|e| hv.dom_err(e, op, name))?;
+    // libvirt picks the MAC when none was given: find the NIC that is new.
+    let after = current_nics(hv, &dom, name, scope)?;
+    let added = after
+        .into_iter()
+        .find(|n| !before.iter().any(|b| b.mac == n.mac) && n.source == nic.source);
+    Ok(added.unwrap_or_else(|| nic.clone()))
+}
+
+pub(crate) fn detach_nic(
+    hv: &LibvirtHypervisor,
+    name: &str,
+    mac: &str,
+    scope: Scope,
+) -> HvResult<()> {
+    let op = "detach a NIC from";
+    let dom = hv.lookup(name, op)?;
+    let nic = current_nics(hv, &dom, name, scope)?
+        .into_iter()
+        .find(|n| {
+            n.mac
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case(mac))
+        })
+        .ok_or_else(|| HvError::NotFound(format!("NIC {mac} of {name}")))?;
+    let f = flags(hv, &dom, name, op, scope)?;
+    dom.detach_device_flags(&xml::render_nic(&nic), f)
+        .map_err(|e| hv.dom_err(e, op, name))
+}
+
+/// The domain's `<devices>` as seen by `scope`: the running domain for
+/// `Live`, the definition otherwise.
+fn devices(
+    hv: &LibvirtHypervisor,
+    dom: &Domain,
+    name: &str,
+    scope: Scope,
+) -> HvResult<xmltree::Element> {
+    let inactive = scope != Scope::Live;
+    let flags = if inactive {
+        sys::VIR_DOMAIN_XML_INACTIVE
+    } else {
+        0
+    };
+    let text = dom
+        .xml_desc(flags)
+        .map_err(|e| hv.dom_err(e, "read definition of", name))?;
+    let root = xmltree::parse(&text).map_err(|e| HvError::Libvirt {
+        code: 0,
+        message: format!("unreadable definition of {name}: {e}"),
+    })?;
+    Ok(root.child("devices").cloned().unwrap_or_default())
+}
+
+fn current_disks(
+    hv: &LibvirtHypervisor,
+    dom: &Domain,
+    name: &str,
+    scope: Scope,
+) -> HvResult<Vec<DiskSpec>> {
+    let d = devices(hv, dom, name, scope)?;
+    Ok(d.children_named("disk")
+        .filter_map(xml_parse::parse_disk)
+        .collect())
+}
+
+fn current_nics(
+    hv: &LibvirtHypervisor,
+    dom: &Domain,
+    name: &str,
+    scope: Scope,
+) -> HvResult<Vec<NicSpec>> {
+    let d = devices(hv, dom, name, scope)?;
+    Ok(d.children_named("interface")
+        .filter_map(xml_parse::parse_nic)
+        .collect())
+}

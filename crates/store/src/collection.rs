@@ -212,9 +212,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
 
     fn flush(&self, id: &str) -> Result<()> {
         self.inner
-            .db
             .flush()
-            .map(drop)
             .map_err(|e| StoreError::write(&self.name, id, e))
     }
 

@@ -3,3 +3,5 @@
 
 /// Load balancing of virtual servers (HAProxy).
 pub mod cluster;
+/// The Virtual Node Interface: CIM-XML calls to host agents.
+pub mod vni;

@@ -5,7 +5,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 
-apt_packages=(pkg-config libvirt-dev libvirt-clients sblim-wbemcli curl)
+# haproxy: the load balancer in front of virtual servers (issue 4).
+apt_packages=(pkg-config libvirt-dev libvirt-clients sblim-wbemcli curl haproxy)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,10 +1,13 @@
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use vine_cim::CimResult;
+use vine_cim::{CimInstanceName, CimResult};
 use vine_hypervisor::{HvResult, Hypervisor};
 use vine_wbem::indication::IndicationSink;
 
 use crate::errors::to_cim;
+use crate::jobs::JobTable;
+use crate::state::StateBook;
 
 /// What every virtualization provider needs to know.
 #[derive(Clone)]
@@ -18,6 +21,17 @@ pub struct VirtContext {
     /// Where indications go; `None` when the server has no indication
     /// service (some tests).
     pub sink: Option<IndicationSink>,
+    /// One lock per domain: state changes, reconfiguration and migration
+    /// of one VM never overlap (a second request answers Busy).
+    pub locks: Arc<DomainLocks>,
+    /// What clients last asked of each VM (RequestedState) and when its
+    /// state last changed; the agent keeps it in memory only.
+    pub states: Arc<StateBook>,
+    /// Running and recently finished jobs (`<P>_ConcreteJob`).
+    pub jobs: Arc<JobTable>,
+    /// Hosted services and capabilities other providers contribute to the
+    /// HostedService and ElementCapabilities associations.
+    pub links: Arc<StaticLinks>,
 }
 
 impl VirtContext {
@@ -27,6 +41,10 @@ impl VirtContext {
             prefix: prefix.to_string(),
             host_name: host_name.to_string(),
             sink: None,
+            locks: Arc::default(),
+            states: Arc::default(),
+            jobs: Arc::default(),
+            links: Arc::default(),
         }
     }
 
@@ -50,5 +68,78 @@ impl VirtContext {
                 "hypervisor call did not complete: {e}"
             ))),
         }
+    }
+}
+
+/// Per-domain async locks. A request that finds its domain locked does not
+/// wait: conflicting requests on one VM are refused, not queued, so a client
+/// learns at once that another operation is under way.
+#[derive(Default)]
+pub struct DomainLocks {
+    map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Holds a domain's lock until dropped (it may move into a job).
+pub type DomainGuard = tokio::sync::OwnedMutexGuard<()>;
+
+impl DomainLocks {
+    /// The lock of `domain`, or `None` when another operation holds it.
+    pub fn try_lock(&self, domain: &str) -> Option<DomainGuard> {
+        let m = {
+            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(domain.to_string()).or_default().clone()
+        };
+        m.try_lock_owned().ok()
+    }
+
+    /// Waits for the lock of `domain` (for work that must not be refused,
+    /// such as event bookkeeping; requests use [`DomainLocks::try_lock`]).
+    pub async fn lock(&self, domain: &str) -> DomainGuard {
+        let m = {
+            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(domain.to_string()).or_default().clone()
+        };
+        m.lock_owned().await
+    }
+}
+
+/// Association ends known at start-up that several providers contribute:
+/// every service on the host (for HostedService) and element → capabilities
+/// pairs (for ElementCapabilities). The pools/migration providers add
+/// theirs here in their install functions; `assoc.rs` serves them.
+#[derive(Default)]
+pub struct StaticLinks {
+    inner: Mutex<LinksInner>,
+}
+
+#[derive(Default, Clone)]
+struct LinksInner {
+    services: Vec<CimInstanceName>,
+    capabilities: Vec<(CimInstanceName, CimInstanceName)>,
+}
+
+impl StaticLinks {
+    /// Declares a service hosted on this host (`ctx.service_path(..)`).
+    pub fn add_hosted_service(&self, service: CimInstanceName) {
+        self.lock().services.push(service);
+    }
+
+    /// Declares that `element` has capabilities `capabilities`.
+    pub fn add_capabilities(&self, element: CimInstanceName, capabilities: CimInstanceName) {
+        self.lock().capabilities.push((element, capabilities));
+    }
+
+    /// The services declared so far.
+    pub fn hosted_services(&self) -> Vec<CimInstanceName> {
+        self.lock().services.clone()
+    }
+
+    /// The (element, capabilities) pairs declared so far.
+    pub fn capabilities(&self) -> Vec<(CimInstanceName, CimInstanceName)> {
+        self.lock().capabilities.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LinksInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

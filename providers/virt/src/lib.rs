@@ -13,7 +13,33 @@ pub mod errors;
 /// Object paths and InstanceIDs of every class, in one place.
 pub mod paths;
 
+/// Registers the providers and profiles: start here.
+pub mod install;
+/// `<P>_HostSystem`, the management service and its capabilities.
+pub mod host;
+/// `<P>_ComputerSystem`, RequestStateChange, state capabilities.
+pub mod system;
+/// The DSP1057 state model: domain state → CIM, valid transitions.
+pub mod state;
+/// CIM settings ⇄ DomainSpec conversion.
+pub mod rasd;
+/// `<P>_VirtualSystemSettingData` and the RASDs.
+pub mod settings;
+/// `<P>_Processor`, `_Memory`, `_LogicalDisk`, `_NetworkPort`.
+pub mod devices;
+/// One read of a domain shared by settings, devices and associations.
+pub mod view;
+/// DefineSystem, DestroySystem and the resource-settings methods.
+pub mod vsms;
+/// `<P>_ConcreteJob`: long operations (DSP1103).
+pub mod jobs;
+/// SystemDevice, HostedDependency, SettingsDefineState, … associations.
+pub mod assoc;
+/// libvirt domain events → Created/Deleted/Modified indications.
+pub mod events;
+
 pub use context::VirtContext;
+pub use install::{install, Installed};
 
 /// The namespace the virtualization classes live in.
 pub const VIRT_NS: &str = "root/virt";

@@ -4,6 +4,7 @@
 //! pools `ProcessorPool/0`, `DiskPool/<pool>`, services by fixed names.
 
 use vine_cim::CimInstanceName;
+use vine_hypervisor::StoragePoolInfo;
 
 use crate::context::VirtContext;
 use crate::VIRT_NS;
@@ -97,6 +98,57 @@ pub fn split_vssd_id(id: &str) -> Option<(&str, &str)> {
         .filter(|(p, d)| !p.is_empty() && !d.is_empty())
 }
 
+/// PoolID of the host's (only) processor pool.
+pub const PROCESSOR_POOL_ID: &str = "ProcessorPool/0";
+/// PoolID of the host's (only) memory pool.
+pub const MEMORY_POOL_ID: &str = "MemoryPool/0";
+/// PoolID of the primordial disk pool (disks outside every storage pool).
+pub const DISK_POOL_PRIMORDIAL: &str = "DiskPool/0";
+/// PoolID of the primordial network pool (bridged NICs).
+pub const NETWORK_POOL_PRIMORDIAL: &str = "NetworkPool/0";
+
+/// `DiskPool/<libvirt storage pool>`.
+pub fn disk_pool_id(pool: &str) -> String {
+    format!("DiskPool/{pool}")
+}
+
+/// `NetworkPool/<libvirt network>`.
+pub fn network_pool_id(net: &str) -> String {
+    format!("NetworkPool/{net}")
+}
+
+/// Splits a PoolID into (kind, name): `DiskPool/images` → (`DiskPool`,
+/// `images`).
+pub fn split_pool_id(id: &str) -> Option<(&str, &str)> {
+    id.split_once('/')
+        .filter(|(k, n)| k.ends_with("Pool") && !n.is_empty())
+}
+
+/// The storage pool whose directory holds `path`, if any. A path with `..`
+/// components is in no pool (it could climb out of one).
+pub fn pool_for_disk<'a>(path: &str, pools: &'a [StoragePoolInfo]) -> Option<&'a StoragePoolInfo> {
+    if path.split('/').any(|c| c == "..") {
+        return None;
+    }
+    pools.iter().find(|p| {
+        p.path.as_deref().is_some_and(|dir| {
+            let dir = dir.trim_end_matches('/');
+            !dir.is_empty()
+                && path.len() > dir.len() + 1
+                && path.starts_with(dir)
+                && path.as_bytes()[dir.len()] == b'/'
+        })
+    })
+}
+
+/// The PoolID a disk at `path` is allocated from: its storage pool, or the
+/// primordial disk pool when it is in none.
+pub fn pool_id_for_disk(path: &str, pools: &[StoragePoolInfo]) -> String {
+    pool_for_disk(path, pools)
+        .map(|p| disk_pool_id(&p.name))
+        .unwrap_or_else(|| DISK_POOL_PRIMORDIAL.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +162,40 @@ mod tests {
         assert_eq!(split_device_id("web/"), None);
         assert_eq!(split_vssd_id("KVM:web:1"), Some(("KVM", "web:1")));
         assert_eq!(split_vssd_id("KVM"), None);
+    }
+
+    fn pool(name: &str, path: &str) -> StoragePoolInfo {
+        StoragePoolInfo {
+            name: name.into(),
+            path: Some(path.into()),
+            capacity_bytes: 0,
+            allocation_bytes: 0,
+            available_bytes: 0,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn disks_belong_to_the_pool_that_holds_them() {
+        let pools = vec![
+            pool("images", "/var/lib/vine/images/"),
+            pool("iso", "/srv/iso"),
+        ];
+        assert_eq!(
+            pool_id_for_disk("/var/lib/vine/images/a.qcow2", &pools),
+            "DiskPool/images"
+        );
+        assert_eq!(pool_id_for_disk("/srv/iso/x.iso", &pools), "DiskPool/iso");
+        assert_eq!(pool_id_for_disk("/srv/isox/x.iso", &pools), "DiskPool/0");
+        assert_eq!(
+            pool_id_for_disk("/srv/iso/../etc/passwd", &pools),
+            "DiskPool/0"
+        );
+        assert_eq!(pool_id_for_disk("/srv/iso", &pools), "DiskPool/0");
+        assert_eq!(
+            split_pool_id("DiskPool/images"),
+            Some(("DiskPool", "images"))
+        );
+        assert_eq!(split_pool_id("images"), None);
     }
 }

@@ -1,0 +1,188 @@
+//! Indications (DSP1054) from libvirt's lifecycle events, not from polling:
+//! the loop keeps the last `<P>_ComputerSystem` instance of every domain, so
+//! each event becomes a Created, Deleted or Modified indication carrying the
+//! instance before and after. When the event stream lags (the broadcast
+//! buffer overflowed), the loop lists the domains and diffs them against
+//! what it knew, so no VM's change is lost, only merged.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::broadcast::error::RecvError;
+use vine_cim::{CimDateTime, CimInstance};
+use vine_hypervisor::{DomainEvent, DomainEventKind, DomainInfo, HvError};
+
+use crate::context::VirtContext;
+use crate::system::system_instance;
+use crate::VIRT_NS;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An indication of class `<P>_<base>` about `source`.
+pub fn indication(
+    ctx: &VirtContext,
+    base: &str,
+    source: &CimInstance,
+    previous: Option<&CimInstance>,
+) -> CimInstance {
+    let embed = |i: &CimInstance| {
+        let mut i = i.clone();
+        i.path = None;
+        i
+    };
+    let mut ind = CimInstance::new(ctx.class(base))
+        .with(
+            "IndicationIdentifier",
+            format!(
+                "{}:{}",
+                ctx.host_name,
+                NEXT_ID.fetch_add(1, Ordering::Relaxed)
+            ),
+        )
+        .with("IndicationTime", CimDateTime::now())
+        // 2 = Information.
+        .with("PerceivedSeverity", 2u16)
+        .with("SourceInstance", embed(source))
+        .with("SourceInstanceHost", ctx.host_name.as_str());
+    if let Some(p) = &source.path {
+        ind.set("SourceInstanceModelPath", p.to_string());
+    }
+    if let Some(prev) = previous {
+        ind.set("PreviousInstance", embed(prev));
+    }
+    ind
+}
+
+/// Publishes `<P>_<base>` (a CIM_InstCreation subclass) for `source`.
+pub fn publish_created(ctx: &VirtContext, base: &str, source: &CimInstance) {
+    if let Some(sink) = &ctx.sink {
+        sink.publish(VIRT_NS, indication(ctx, base, source, None));
+    }
+}
+
+/// Publishes `<P>_<base>` (a CIM_InstDeletion subclass) for `source`.
+pub fn publish_deleted(ctx: &VirtContext, base: &str, source: &CimInstance) {
+    if let Some(sink) = &ctx.sink {
+        sink.publish(VIRT_NS, indication(ctx, base, source, None));
+    }
+}
+
+/// Publishes `<P>_<base>` (a CIM_InstModification subclass): `before` →
+/// `after`.
+pub fn publish_modified(ctx: &VirtContext, base: &str, before: &CimInstance, after: CimInstance) {
+    if let Some(sink) = &ctx.sink {
+        sink.publish(VIRT_NS, indication(ctx, base, &after, Some(before)));
+    }
+}
+
+const CREATED: &str = "ComputerSystemCreatedIndication";
+const DELETED: &str = "ComputerSystemDeletedIndication";
+const MODIFIED: &str = "ComputerSystemModifiedIndication";
+
+/// Turns the hypervisor's domain events into indications until the event
+/// stream closes. Spawn it once per agent.
+pub async fn run(ctx: VirtContext) {
+    // Subscribe before listing, so nothing between the two is missed.
+    let mut rx = ctx.hv.subscribe();
+    let mut known = HashMap::new();
+    resync(&ctx, &mut known, false).await;
+    loop {
+        match rx.recv().await {
+            Ok(ev) => on_event(&ctx, &mut known, ev).await,
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "domain events lagged; resyncing");
+                resync(&ctx, &mut known, true).await;
+            }
+            Err(RecvError::Closed) => {
+                tracing::info!("domain event stream closed");
+                return;
+            }
+        }
+    }
+}
+
+type Known = HashMap<String, CimInstance>;
+
+async fn domain(ctx: &VirtContext, name: &str) -> Result<Option<DomainInfo>, ()> {
+    let n = name.to_string();
+    let hv = ctx.hv.clone();
+    match tokio::task::spawn_blocking(move || hv.domain(&n)).await {
+        Ok(Ok(d)) => Ok(Some(d)),
+        Ok(Err(HvError::NoDomain(_))) => Ok(None),
+        Ok(Err(e)) => {
+            tracing::warn!(domain = name, error = %e, "cannot read domain after event");
+            Err(())
+        }
+        Err(_) => Err(()),
+    }
+}
+
+async fn on_event(ctx: &VirtContext, known: &mut Known, ev: DomainEvent) {
+    tracing::debug!(domain = %ev.domain, kind = ?ev.kind, detail = ev.detail, "domain event");
+    ctx.states.mark_changed(&ev.domain);
+    if ev.kind == DomainEventKind::Undefined {
+        if let Some(last) = known.remove(&ev.domain) {
+            publish_deleted(ctx, DELETED, &last);
+        }
+        ctx.states.forget(&ev.domain);
+        return;
+    }
+    let Ok(info) = domain(ctx, &ev.domain).await else {
+        return;
+    };
+    match info {
+        // A transient domain that stopped is gone.
+        None => {
+            if let Some(last) = known.remove(&ev.domain) {
+                publish_deleted(ctx, DELETED, &last);
+            }
+        }
+        Some(info) => {
+            let now = system_instance(ctx, &info);
+            match known.insert(ev.domain.clone(), now.clone()) {
+                Some(before) => publish_modified(ctx, MODIFIED, &before, now),
+                None => publish_created(ctx, CREATED, &now),
+            }
+        }
+    }
+}
+
+/// Lists the domains and publishes what changed since `known` (when
+/// `announce`), then makes `known` current.
+async fn resync(ctx: &VirtContext, known: &mut Known, announce: bool) {
+    let hv = ctx.hv.clone();
+    let domains = match tokio::task::spawn_blocking(move || hv.domains()).await {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot list domains to resync");
+            return;
+        }
+        Err(_) => return,
+    };
+    let mut now: Known = domains
+        .iter()
+        .map(|d| (d.name.clone(), system_instance(ctx, d)))
+        .collect();
+    if announce {
+        for (name, inst) in &now {
+            match known.get(name) {
+                None => publish_created(ctx, CREATED, inst),
+                Some(before) if state_of(before) != state_of(inst) => {
+                    ctx.states.mark_changed(name);
+                    publish_modified(ctx, MODIFIED, before, inst.clone())
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, before) in known.iter() {
+            if !now.contains_key(name) {
+                publish_deleted(ctx, DELETED, before);
+            }
+        }
+    }
+    std::mem::swap(known, &mut now);
+}
+
+fn state_of(i: &CimInstance) -> Option<&vine_cim::CimValue> {
+    i.get("EnabledState")
+}

@@ -1,11 +1,14 @@
-//! `vine wbem serve`: a WBEM server with the interop namespace (and, for
-//! testing, the sample provider). The start-up steps are shared by every
+//! `vine wbem serve`: a WBEM server with the interop namespace, indication
+//! subscriptions (and, for testing, the sample provider, which publishes
+//! indications about its items). The start-up steps are shared by every
 //! serving sub-command.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use vine_wbem::auth::{self, UserStore};
+use vine_wbem::client::TlsVerify;
+use vine_wbem::indication::{IndicationConfig, IndicationService};
 use vine_wbem::interop::{InteropProvider, INTEROP_NS};
 use vine_wbem::sample::{SampleProvider, SAMPLE_NS};
 use vine_wbem::server::dispatch::Dispatcher;
@@ -30,6 +33,45 @@ pub struct WbemServeArgs {
     /// Number of sample items to start with
     #[arg(long, default_value_t = 3, requires = "sample")]
     pub sample_items: usize,
+    #[command(flatten)]
+    pub indications: IndicationArgs,
+}
+
+/// Indication delivery flags (DSP1054), shared by the serving commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IndicationArgs {
+    /// Retries of an undeliverable indication before it is given up (the
+    /// subscription then turns "Enabled Degraded")
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub indication_retries: u32,
+    /// Seconds before the first retry; each further retry waits twice as long
+    #[arg(long, default_value_t = 20, value_name = "SECS")]
+    pub indication_retry_interval: u64,
+    /// Trust these PEM certificates for https listeners (default: the
+    /// system CA bundle)
+    #[arg(long, value_name = "FILE", conflicts_with = "indication_insecure")]
+    pub indication_ca: Option<std::path::PathBuf>,
+    /// Accept any certificate from https listeners (tests only)
+    #[arg(long)]
+    pub indication_insecure: bool,
+}
+
+impl IndicationArgs {
+    /// The service settings, keeping subscriptions in `state_dir`.
+    pub fn config(&self, state_dir: &std::path::Path) -> IndicationConfig {
+        let mut c = IndicationConfig {
+            state_dir: Some(state_dir.to_path_buf()),
+            retry_attempts: self.indication_retries,
+            retry_interval: std::time::Duration::from_secs(self.indication_retry_interval),
+            ..Default::default()
+        };
+        if self.indication_insecure {
+            c.tls = TlsVerify::Insecure;
+        } else if let Some(ca) = &self.indication_ca {
+            c.tls = TlsVerify::CaFile(ca.clone());
+        }
+        c
+    }
 }
 
 /// Creates the state directory and the admin user on first start; prints
@@ -101,8 +143,13 @@ pub async fn run(args: WbemServeArgs) -> Result<()> {
     let mut registry = Registry::new();
     let mut profiles = ProfileTable::default();
     let interop = InteropProvider::install(&mut registry, &mut profiles);
+    let indications = IndicationService::install(
+        &mut registry,
+        &mut profiles,
+        args.indications.config(&cfg.state_dir),
+    );
     if args.sample {
-        SampleProvider::install(&mut registry, args.sample_items);
+        SampleProvider::install(&mut registry, args.sample_items).publish_to(indications.sink());
     }
     let cimom = Cimom::new(
         repo,
@@ -114,6 +161,8 @@ pub async fn run(args: WbemServeArgs) -> Result<()> {
         },
     );
     interop.attach(&cimom);
+    indications.attach(&cimom);
+    indications.start(shutdown_signal());
     let running = transport::serve(
         transport_config(&cfg),
         users,

@@ -1,9 +1,12 @@
 //! A small in-memory provider for `VINE_SampleItem` and `VINE_SampleLink`,
 //! used to test the server and by `vine wbem serve --sample`. Nothing
-//! user-facing depends on it.
+//! user-facing depends on it. With a sink it publishes CIM_InstCreation,
+//! CIM_InstDeletion and CIM_InstModification for its items while a
+//! subscription can select them (it is an indication provider too).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use vine_cim::{
@@ -11,8 +14,10 @@ use vine_cim::{
     CimResult, CimStatus, CimValue,
 };
 
+use crate::indication::IndicationSink;
 use crate::provider::{
-    param, InstanceProvider, MethodProvider, MethodResult, MethodTarget, RequestContext,
+    param, IndicationFilterInfo, IndicationProvider, InstanceProvider, MethodProvider,
+    MethodResult, MethodTarget, RequestContext,
 };
 use crate::server::Registry;
 
@@ -32,6 +37,19 @@ struct State {
 #[derive(Default)]
 pub struct SampleProvider {
     state: Mutex<State>,
+    sink: OnceLock<IndicationSink>,
+    /// Active subscriptions that can select the sample's indications.
+    listeners: AtomicUsize,
+}
+
+/// What happened to an item, for its indication.
+enum Change<'a> {
+    Created(&'a CimInstance),
+    Deleted(&'a CimInstance),
+    Modified {
+        before: &'a CimInstance,
+        after: &'a CimInstance,
+    },
 }
 
 fn item_path(id: &str) -> CimInstanceName {
@@ -67,7 +85,42 @@ impl SampleProvider {
         registry.register_instances(SAMPLE_NS, ITEM, p.clone());
         registry.register_instances(SAMPLE_NS, LINK, p.clone());
         registry.register_methods(SAMPLE_NS, ITEM, p.clone());
+        registry.register_indications(SAMPLE_NS, "CIM_InstIndication", p.clone());
         p
+    }
+
+    /// Publishes item life-cycle indications to `sink` from now on (the
+    /// first sink given stays).
+    pub fn publish_to(&self, sink: IndicationSink) {
+        let _ = self.sink.set(sink);
+    }
+
+    /// Publishes the indication for `change`, when someone may listen.
+    fn emit(&self, change: Change<'_>) {
+        let Some(sink) = self.sink.get() else {
+            return;
+        };
+        if self.listeners.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let (class, source, previous) = match change {
+            Change::Created(i) => ("CIM_InstCreation", i, None),
+            Change::Deleted(i) => ("CIM_InstDeletion", i, None),
+            Change::Modified { before, after } => ("CIM_InstModification", after, Some(before)),
+        };
+        let mut ind = CimInstance::new(class)
+            .with("IndicationTime", CimDateTime::now())
+            .with("SourceInstance", source.clone());
+        if let Some(p) = &source.path {
+            ind.set(
+                "SourceInstanceModelPath",
+                p.clone().with_namespace(SAMPLE_NS).to_string(),
+            );
+        }
+        if let Some(prev) = previous {
+            ind.set("PreviousInstance", prev.clone());
+        }
+        sink.publish(SAMPLE_NS, ind);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -196,7 +249,10 @@ impl InstanceProvider for SampleProvider {
         }
         let mut inst = inst;
         inst.class_name = class.name.clone();
-        st.items.insert(id.clone(), with_path(inst, &id));
+        let inst = with_path(inst, &id);
+        st.items.insert(id.clone(), inst.clone());
+        drop(st);
+        self.emit(Change::Created(&inst));
         Ok(item_path(&id))
     }
 
@@ -220,6 +276,7 @@ impl InstanceProvider for SampleProvider {
             .items
             .get_mut(&id)
             .ok_or_else(|| CimError::not_found(item_path(&id)))?;
+        let before = current.clone();
         for p in inst.properties {
             if p.name == "InstanceID" {
                 continue;
@@ -228,6 +285,12 @@ impl InstanceProvider for SampleProvider {
                 current.set_property(p);
             }
         }
+        let after = current.clone();
+        drop(st);
+        self.emit(Change::Modified {
+            before: &before,
+            after: &after,
+        });
         Ok(())
     }
 
@@ -262,11 +325,14 @@ impl InstanceProvider for SampleProvider {
             };
         }
         let id = id_of(name)?;
-        st.items
+        let gone = st
+            .items
             .remove(&id)
             .ok_or_else(|| CimError::not_found(name.local()))?;
         // Links to a deleted item go with it, as a real model's would.
         st.links.retain(|(p, c)| *p != id && *c != id);
+        drop(st);
+        self.emit(Change::Deleted(&gone));
         Ok(())
     }
 }
@@ -313,7 +379,31 @@ impl MethodProvider for SampleProvider {
             // DMTF convention: 5 = Invalid Parameter as a return code.
             return Ok(MethodResult::code(5));
         };
+        let before = item.clone();
         item.set("Count", new);
+        let after = item.clone();
+        drop(st);
+        self.emit(Change::Modified {
+            before: &before,
+            after: &after,
+        });
         Ok(MethodResult::code(0).with_out("NewCount", new))
+    }
+}
+
+impl IndicationProvider for SampleProvider {
+    fn activate_filter(&self, filter: &IndicationFilterInfo) {
+        let n = self.listeners.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(filter = %filter.filter_name, listeners = n, "sample indications wanted");
+    }
+
+    fn deactivate_filter(&self, filter: &IndicationFilterInfo) {
+        let n = self
+            .listeners
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            })
+            .map_or(0, |prev| prev.saturating_sub(1));
+        tracing::debug!(filter = %filter.filter_name, listeners = n, "sample indication filter ended");
     }
 }

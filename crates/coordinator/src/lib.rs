@@ -5,3 +5,5 @@
 pub mod cluster;
 /// The Virtual Node Interface: CIM-XML calls to host agents.
 pub mod vni;
+/// Hosts and VMs as the manager last saw them, stored.
+pub mod inventory;

@@ -7,3 +7,5 @@ pub mod cluster;
 pub mod vni;
 /// Hosts and VMs as the manager last saw them, stored.
 pub mod inventory;
+/// Durable jobs: the engine every long operation runs on.
+pub mod jobs;

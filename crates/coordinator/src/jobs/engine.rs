@@ -1,0 +1,324 @@
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+use tokio::sync::{watch, Notify};
+use vine_store::{names, Collection, Store, StoreError};
+
+use super::backoff::Backoff;
+use super::error::{JobError, Result};
+use super::handler::JobHandler;
+use super::record::{now_ms, JobFilter, JobId, JobRecord, JobState, NewJob, UnixMillis};
+
+/// How the engine runs jobs.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Jobs running at once.
+    pub concurrency: usize,
+    pub backoff: Backoff,
+    /// Tries of one step before a job fails, unless the job says otherwise.
+    pub max_attempts: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            concurrency: 8,
+            backoff: Backoff::default(),
+            max_attempts: 5,
+        }
+    }
+}
+
+/// The durable job engine. Cheap to clone; all clones share one engine.
+///
+/// 1. [`JobEngine::new`] opens the `jobs` collection and recovers: a job
+///    found `Running` was cut off by a crash, so it is queued to re-run its
+///    stored step, or failed with the reason (handler not resumable,
+///    attempts used up, no handler).
+/// 2. [`JobEngine::submit`] stores a `Queued` job and returns its id.
+/// 3. [`JobEngine::run`] runs due jobs, at most `concurrency` at once,
+///    storing every state change before acting on it.
+#[derive(Clone)]
+pub struct JobEngine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) jobs: Collection<JobRecord>,
+    keys: Collection<String>,
+    pub(crate) handlers: HashMap<String, Arc<dyn JobHandler>>,
+    pub(crate) config: EngineConfig,
+    /// Wakes the scheduler: a job was queued, or a slot freed.
+    pub(crate) wake: Notify,
+    /// Jobs waiting to run (not in flight), with the time they are due.
+    pub(crate) pending: Mutex<BTreeMap<JobId, UnixMillis>>,
+    /// Jobs in flight, with their cancel flags.
+    pub(crate) running: Mutex<HashMap<JobId, Arc<AtomicBool>>>,
+    watchers: Mutex<HashMap<JobId, watch::Sender<JobRecord>>>,
+    /// Set when `run` is asked to stop: workers pause between steps.
+    pub(crate) stopping: AtomicBool,
+}
+
+/// Lock a mutex, shrugging off poisoning: the maps stay consistent because
+/// no code path panics while holding them.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl JobEngine {
+    /// Open the engine on `store` with these handlers, and recover jobs left
+    /// `Running` by a previous process.
+    pub fn new(
+        store: &Store,
+        handlers: Vec<Arc<dyn JobHandler>>,
+        config: EngineConfig,
+    ) -> Result<JobEngine> {
+        let mut by_kind = HashMap::new();
+        for h in handlers {
+            let kind = h.kind().to_owned();
+            if by_kind.insert(kind.clone(), h).is_some() {
+                return Err(JobError::DuplicateHandler { kind });
+            }
+        }
+        let engine = JobEngine {
+            inner: Arc::new(Inner {
+                jobs: store.collection(names::JOBS)?,
+                keys: store.collection(names::JOB_KEYS)?,
+                handlers: by_kind,
+                config,
+                wake: Notify::new(),
+                pending: Mutex::new(BTreeMap::new()),
+                running: Mutex::new(HashMap::new()),
+                watchers: Mutex::new(HashMap::new()),
+                stopping: AtomicBool::new(false),
+            }),
+        };
+        engine.recover()?;
+        Ok(engine)
+    }
+
+    /// Submit a job; see [`JobEngine::submit_job`].
+    pub fn submit(&self, kind: &str, params: Value, idempotency_key: Option<String>) -> Result<JobId> {
+        self.submit_job(NewJob {
+            kind: kind.to_owned(),
+            params,
+            idempotency_key,
+            ..NewJob::default()
+        })
+    }
+
+    /// Store a new `Queued` job (flushed) and return its id. With an
+    /// idempotency key that was used before, return that job instead of
+    /// creating a second one — or `IdempotencyConflict` if its kind or
+    /// params differ.
+    pub fn submit_job(&self, new: NewJob) -> Result<JobId> {
+        if !self.inner.handlers.contains_key(&new.kind) {
+            return Err(JobError::UnknownKind { kind: new.kind });
+        }
+        let now = now_ms();
+        let mut id = JobId::generate(now);
+        if let Some(key) = &new.idempotency_key {
+            // The key is reserved before the job is written: a crash in
+            // between leaves a reservation without a job, which the next
+            // submit with the key fills in — never two jobs for one key.
+            match self.inner.keys.insert_new(key, &id.to_string()) {
+                Ok(()) => {}
+                Err(StoreError::AlreadyExists { .. }) => {
+                    let existing = self.inner.keys.get(key)?.map(JobId::from).unwrap_or(id.clone());
+                    if let Some(job) = self.inner.jobs.get(existing.as_str())? {
+                        return same_job(key, &new, job);
+                    }
+                    id = existing;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let record = JobRecord::new(id.clone(), new.clone(), self.inner.config.max_attempts, now);
+        match self.inner.jobs.insert_new(id.as_str(), &record) {
+            Ok(()) => {}
+            // A racing submit with the same key filled the reservation first.
+            Err(StoreError::AlreadyExists { .. }) => {
+                let job = self.get(&id)?;
+                let key = new.idempotency_key.clone().unwrap_or_default();
+                return same_job(&key, &new, job);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(job = %id, kind = %record.kind, "job submitted");
+        lock(&self.inner.pending).insert(id.clone(), 0);
+        self.inner.wake.notify_one();
+        Ok(id)
+    }
+
+    /// The job as stored.
+    pub fn get(&self, id: &JobId) -> Result<JobRecord> {
+        self.inner.jobs.get(id.as_str())?.ok_or_else(|| JobError::NotFound { id: id.clone() })
+    }
+
+    /// Jobs matching `filter`, oldest first.
+    pub fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
+        Ok(self
+            .inner
+            .jobs
+            .list()?
+            .into_iter()
+            .map(|(_, job)| job)
+            .filter(|job| filter.matches(job))
+            .collect())
+    }
+
+    /// Ask for a job to stop. A queued or retrying job is cancelled at once;
+    /// a running one stops before its next step (its handler can see
+    /// [`JobContext::cancel_requested`](super::JobContext::cancel_requested)).
+    /// Cancelling a finished job changes nothing. Returns the job as stored.
+    pub fn cancel(&self, id: &JobId) -> Result<JobRecord> {
+        let current = self.get(id)?;
+        if current.state.is_terminal() {
+            return Ok(current);
+        }
+        let job = self.persist(id, |job| {
+            if job.state.is_terminal() {
+                return Ok(());
+            }
+            job.cancel_requested = true;
+            match job.state {
+                JobState::Queued | JobState::Retrying => {
+                    job.transition(JobState::Cancelled, now_ms(), "cancelled before it ran")
+                }
+                JobState::Running => Ok(()),
+                JobState::Succeeded | JobState::Failed | JobState::Cancelled => Ok(()),
+            }
+        })?;
+        if job.state == JobState::Cancelled {
+            lock(&self.inner.pending).remove(id);
+        }
+        if let Some(flag) = lock(&self.inner.running).get(id) {
+            flag.store(true, Ordering::SeqCst);
+        }
+        tracing::info!(job = %id, state = ?job.state, "job cancel requested");
+        Ok(job)
+    }
+
+    /// Follow a job: the receiver holds the job as last stored and changes
+    /// with every stored update; its sender closes when the job is final.
+    pub fn watch(&self, id: &JobId) -> Result<watch::Receiver<JobRecord>> {
+        // Read under the lock so an update stored meanwhile is either in
+        // this read or published to the new sender afterwards.
+        let mut watchers = lock(&self.inner.watchers);
+        let job = self.get(id)?;
+        if job.state.is_terminal() {
+            return Ok(watch::channel(job).1);
+        }
+        let sender = watchers
+            .entry(id.clone())
+            .or_insert_with(|| watch::channel(job.clone()).0);
+        sender.send_if_modified(|cur| replace_if_newer(cur, &job));
+        Ok(sender.subscribe())
+    }
+
+    /// Read-modify-write a job (CAS, flushed), then tell watchers.
+    pub(crate) fn persist<F>(&self, id: &JobId, mut f: F) -> Result<JobRecord>
+    where
+        F: FnMut(&mut JobRecord) -> Result<()>,
+    {
+        let stored = self.inner.jobs.update(id.as_str(), |current| {
+            let mut job = current.ok_or_else(|| JobError::NotFound { id: id.clone() })?;
+            f(&mut job)?;
+            job.revision += 1;
+            job.updated_at = now_ms();
+            Ok::<_, JobError>(Some(job))
+        })?;
+        let job = stored.ok_or_else(|| JobError::NotFound { id: id.clone() })?;
+        self.publish(&job);
+        Ok(job)
+    }
+
+    fn publish(&self, job: &JobRecord) {
+        let mut watchers = lock(&self.inner.watchers);
+        if let Some(sender) = watchers.get(&job.id) {
+            sender.send_if_modified(|cur| replace_if_newer(cur, job));
+            if job.state.is_terminal() || sender.receiver_count() == 0 {
+                watchers.remove(&job.id);
+            }
+        }
+    }
+
+    /// Make the stored jobs consistent after a (possibly unclean) stop and
+    /// index the ones waiting to run.
+    fn recover(&self) -> Result<()> {
+        let now = now_ms();
+        let mut pending = BTreeMap::new();
+        for (_, job) in self.inner.jobs.list()? {
+            match job.state {
+                JobState::Succeeded | JobState::Failed | JobState::Cancelled => {}
+                JobState::Queued | JobState::Retrying => {
+                    pending.insert(job.id.clone(), job.next_attempt_at.unwrap_or(0));
+                }
+                JobState::Running => {
+                    let job = self.recover_interrupted(&job.id, now)?;
+                    if job.state == JobState::Queued {
+                        pending.insert(job.id.clone(), 0);
+                    }
+                }
+            }
+        }
+        *lock(&self.inner.pending) = pending;
+        Ok(())
+    }
+
+    fn recover_interrupted(&self, id: &JobId, now: UnixMillis) -> Result<JobRecord> {
+        let job = self.persist(id, |job| {
+            let cut = format!("manager restarted during step {}", job.step);
+            job.attempts += 1;
+            let (to, why) = match self.inner.handlers.get(&job.kind) {
+                _ if job.cancel_requested => (JobState::Cancelled, format!("{cut}; cancel was requested")),
+                None => (JobState::Failed, format!("{cut}; no handler for kind {:?}", job.kind)),
+                Some(h) if !h.resumable() => (
+                    JobState::Failed,
+                    format!(
+                        "{cut}; kind {:?} is not resumable, so whether that step took effect is \
+                         unknown: check and resubmit",
+                        job.kind
+                    ),
+                ),
+                Some(_) if job.attempts >= job.max_attempts => (
+                    JobState::Failed,
+                    format!("{cut}; attempts exhausted ({} of {})", job.attempts, job.max_attempts),
+                ),
+                Some(_) => (JobState::Queued, format!("{cut}; resuming at that step")),
+            };
+            if to == JobState::Failed {
+                job.error = Some(why.clone());
+            }
+            job.transition(to, now, &why)
+        })?;
+        match job.state {
+            JobState::Queued => tracing::warn!(job = %id, step = %job.step, "resuming job interrupted by restart"),
+            state => tracing::warn!(job = %id, ?state, error = ?job.error, "job interrupted by restart not resumed"),
+        }
+        Ok(job)
+    }
+}
+
+fn replace_if_newer(current: &mut JobRecord, new: &JobRecord) -> bool {
+    if new.revision > current.revision {
+        *current = new.clone();
+        true
+    } else {
+        false
+    }
+}
+
+fn same_job(key: &str, new: &NewJob, existing: JobRecord) -> Result<JobId> {
+    if existing.kind == new.kind && existing.params == new.params {
+        tracing::debug!(job = %existing.id, key, "idempotent resubmit");
+        Ok(existing.id)
+    } else {
+        Err(JobError::IdempotencyConflict {
+            key: key.to_owned(),
+            existing: existing.id,
+        })
+    }
+}

@@ -2,6 +2,8 @@
 //! `vine manager`, `vine up`) and client commands (`vine cim …`,
 //! `vine user …`, `vine bench …`).
 
+/// `vine agent`: one host's CIMOM over libvirt.
+mod agent;
 /// `vine bench …`: load generators that print figures.
 mod bench;
 /// `vine cim …`: the CIM client commands.
@@ -40,6 +42,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: WbemCmd,
     },
+    /// Host agent: the host's VMs as DMTF virtualization classes, over libvirt
+    Agent(agent::AgentArgs),
     /// CIM client: enumerate, get, associations, methods, queries
     Cim(cim_cmd::CimArgs),
     /// Manage the users of a state directory
@@ -78,6 +82,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Wbem {
                 cmd: WbemCmd::Serve(a),
             } => serve::run(a).await,
+            Cmd::Agent(a) => agent::run(a).await,
             Cmd::Cim(a) => cim_cmd::run(a).await,
             Cmd::User(a) => user_cmd::run(a),
             Cmd::Bench { cmd } => bench::run(cmd).await,

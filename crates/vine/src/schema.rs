@@ -112,3 +112,26 @@ pub fn load(
     }
     Ok(repo)
 }
+
+/// Compiles `schemas/virt` (the virtualization classes, `VIRT_` replaced by
+/// `prefix`) into `ns`, which must already hold the DMTF schema.
+pub fn compile_virt(
+    repo: &mut Repository,
+    ns: &str,
+    prefix: &str,
+    dir: Option<&Path>,
+) -> Result<()> {
+    let fs;
+    let source: &dyn MofSource = match dir {
+        Some(d) => {
+            fs = FsSource {
+                search_path: vec![PathBuf::from(d)],
+            };
+            &fs
+        }
+        None => &Embedded,
+    };
+    vine_providers_virt::schema::compile(repo, ns, source, prefix)
+        .with_context(|| format!("compiling schemas/virt with prefix {prefix}"))?;
+    Ok(())
+}

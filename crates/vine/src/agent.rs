@@ -1,0 +1,219 @@
+//! `vine agent`: one host's CIMOM. It models the host and its VMs with the
+//! DMTF virtualization profiles in `root/virt` (classes `<P>_ComputerSystem`
+//! …, P = KVM, Xen or LXC), profiles and subscriptions in `root/interop`,
+//! and drives the host through libvirt.
+//!
+//! Start-up, in order:
+//! 1. validate flags, create the state directory and the admin user;
+//! 2. open libvirt (`--libvirt-uri`, or the test-driver host `--test-host`);
+//! 3. build the repository: DMTF schema in root/interop and root/virt, then
+//!    `schemas/virt` with the class prefix;
+//! 4. install interop, indications and the virtualization providers;
+//! 5. serve until SIGTERM/Ctrl-C; a test-driver host kept in a file is
+//!    written back so its VMs survive a restart.
+//!
+//! Default ports are 15988 (HTTP) and 15989 (HTTPS), so an agent and a
+//! manager (5988/5989) can share a machine.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use vine_hypervisor::testhost::{self, TestHostSpec};
+use vine_hypervisor::{DriverKind, Hypervisor, LibvirtHypervisor};
+use vine_providers_virt::{VirtContext, VIRT_NS};
+use vine_wbem::indication::IndicationService;
+use vine_wbem::interop::{InteropProvider, INTEROP_NS};
+use vine_wbem::server::dispatch::Dispatcher;
+use vine_wbem::server::profiles::ProfileTable;
+use vine_wbem::server::{Cimom, CimomConfig, Registry};
+use vine_wbem::transport;
+
+use crate::config::{ServeArgs, ServeConfig};
+use crate::serve::{bootstrap, shutdown_signal, transport_config, IndicationArgs};
+
+/// Default HTTP address of an agent.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:15988";
+/// Default HTTPS address of an agent.
+pub const DEFAULT_HTTPS: &str = "127.0.0.1:15989";
+
+/// Flags of `vine agent`.
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// libvirt URI of the host: qemu:///system, xen:///system, lxc:///,
+    /// test:///abs/path/host.xml
+    #[arg(
+        long,
+        value_name = "URI",
+        env = "VINE_LIBVIRT_URI",
+        required_unless_present = "test_host"
+    )]
+    pub libvirt_uri: Option<String>,
+    /// Serve a libvirt test-driver host kept in FILE (created with 8 CPUs,
+    /// 16 GiB and a storage pool next to it when missing)
+    #[arg(long, value_name = "FILE", conflicts_with = "libvirt_uri")]
+    pub test_host: Option<PathBuf>,
+    /// CIM class prefix (KVM, Xen, LXC) [default: from the libvirt driver;
+    /// KVM for the test driver]
+    #[arg(long, value_name = "P")]
+    pub class_prefix: Option<String>,
+    /// HTTP/HTTPS defaults here are 127.0.0.1:15988 and 127.0.0.1:15989
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// TOML file with the same settings as the flags (flags win)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub indications: IndicationArgs,
+}
+
+/// A class prefix must make valid class names (`KVM_ComputerSystem`).
+fn check_prefix(p: &str) -> Result<()> {
+    let ok = !p.is_empty()
+        && p.chars().all(|c| c.is_ascii_alphanumeric())
+        && p.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !ok {
+        bail!("--class-prefix `{p}` must be letters and digits, starting with a letter (KVM, Xen, LXC)");
+    }
+    Ok(())
+}
+
+/// The test-host file behind a `test:///abs/path/host.xml` URI.
+fn test_host_file(uri: &str) -> Option<PathBuf> {
+    let path = uri.strip_prefix("test://")?;
+    (path.starts_with('/') && path != "/default").then(|| PathBuf::from(path))
+}
+
+/// Creates the test-host file at `path` unless it exists; returns its URI.
+fn init_test_host(path: &Path, host_name: &str) -> Result<String> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    if !abs.exists() {
+        let stem = abs
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "host".into());
+        let pool = abs.with_file_name(format!("{stem}-images"));
+        testhost::write_host_file(&abs, &TestHostSpec::new(host_name, 8, 16 * 1024, pool))
+            .with_context(|| format!("writing test host file {}", abs.display()))?;
+        tracing::info!(file = %abs.display(), "created test host");
+    }
+    Ok(testhost::host_uri(&abs))
+}
+
+/// Runs `vine agent` until a signal.
+pub async fn run(args: AgentArgs) -> Result<()> {
+    let raw = match &args.config {
+        Some(f) => args.serve.merge_file(f)?,
+        None => args.serve,
+    };
+    let cfg = ServeConfig::resolve(raw, DEFAULT_HTTP, DEFAULT_HTTPS)?;
+    if let Some(p) = &args.class_prefix {
+        check_prefix(p)?;
+    }
+    let uri = match (&args.libvirt_uri, &args.test_host) {
+        (Some(u), _) => u.clone(),
+        (None, Some(f)) => init_test_host(f, &cfg.host_name)?,
+        (None, None) => bail!("give --libvirt-uri or --test-host"),
+    };
+    if DriverKind::from_uri(&uri).is_none() {
+        bail!("--libvirt-uri `{uri}` is not a qemu, xen, lxc or test URI");
+    }
+    let users = bootstrap(&cfg)?;
+
+    let open_uri = uri.clone();
+    let hv = tokio::task::spawn_blocking(move || LibvirtHypervisor::open(&open_uri))
+        .await?
+        .with_context(|| format!("opening libvirt at {uri}"))?;
+    let prefix = args
+        .class_prefix
+        .clone()
+        .unwrap_or_else(|| hv.driver().class_prefix().to_string());
+
+    let mut repo = crate::schema::load(&[INTEROP_NS, VIRT_NS], &[], cfg.schemas.as_deref())?;
+    crate::schema::compile_virt(&mut repo, VIRT_NS, &prefix, cfg.schemas.as_deref())?;
+
+    let mut registry = Registry::new();
+    let mut profiles = ProfileTable::default();
+    let interop = InteropProvider::install(&mut registry, &mut profiles);
+    let indications = IndicationService::install(
+        &mut registry,
+        &mut profiles,
+        args.indications.config(&cfg.state_dir),
+    );
+    let hv_dyn: Arc<dyn Hypervisor> = hv.clone();
+    let mut ctx = VirtContext::new(hv_dyn, &prefix, &cfg.host_name);
+    ctx.sink = Some(indications.sink());
+    let installed = vine_providers_virt::install(&mut registry, &mut profiles, ctx);
+
+    let cimom = Cimom::new(
+        repo,
+        registry,
+        profiles,
+        CimomConfig {
+            host: cfg.host_name.clone(),
+            ..Default::default()
+        },
+    );
+    interop.attach(&cimom);
+    indications.attach(&cimom);
+    indications.start(shutdown_signal());
+    installed.spawn_events();
+    let running = transport::serve(
+        transport_config(&cfg),
+        users,
+        Dispatcher::new(cimom),
+        None,
+        shutdown_signal(),
+    )
+    .await
+    .context("starting the WBEM server")?;
+    if let Some(a) = running.http {
+        println!("wbem: http://{a}");
+    }
+    if let Some(a) = running.https {
+        println!("wbem: https://{a}");
+    }
+    tracing::info!(uri = %uri, prefix = %prefix, host = %cfg.host_name, "agent serving; Ctrl-C stops");
+    running.wait().await;
+
+    if let Some(file) = test_host_file(&uri) {
+        let h = hv.clone();
+        let f = file.clone();
+        match tokio::task::spawn_blocking(move || h.save_test_host(&f)).await? {
+            Ok(()) => tracing::info!(file = %file.display(), "test host saved"),
+            Err(e) => {
+                tracing::error!(file = %file.display(), error = %e, "cannot save the test host")
+            }
+        }
+    }
+    tracing::info!("agent stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_must_make_class_names() {
+        assert!(check_prefix("KVM").is_ok());
+        assert!(check_prefix("Xen").is_ok());
+        assert!(check_prefix("").is_err());
+        assert!(check_prefix("K_V").is_err());
+        assert!(check_prefix("1X").is_err());
+    }
+
+    #[test]
+    fn only_file_test_uris_are_saved() {
+        assert_eq!(
+            test_host_file("test:///tmp/a.xml"),
+            Some(PathBuf::from("/tmp/a.xml"))
+        );
+        assert_eq!(test_host_file("test:///default"), None);
+        assert_eq!(test_host_file("qemu:///system"), None);
+    }
+}

@@ -6,7 +6,7 @@ use virt::sys;
 use super::xmltree;
 use super::{define, domains, host, xml, xml_parse, LibvirtHypervisor};
 use crate::error::{HvError, HvResult};
-use crate::types::{DiskSpec, NicSpec, Scope};
+use crate::types::{DiskSpec, DriverKind, NicSpec, Scope};
 
 /// libvirt's modification flags for `scope`. `Both` on a shut-off domain
 /// means the definition only (there is nothing live to change); `Live`
@@ -108,8 +108,14 @@ pub(crate) fn attach_disk(
         )));
     }
     let f = flags(hv, &dom, name, op, scope)?;
-    dom.attach_device_flags(&xml::render_disk(hv.kind(), disk), f)
-        .map_err(|e| hv.dom_err(e, op, name))
+    change(
+        hv,
+        &dom,
+        name,
+        op,
+        f,
+        Change::Attach(&xml::render_disk(hv.kind(), disk)),
+    )
 }
 
 pub(crate) fn detach_disk(
@@ -125,8 +131,17 @@ pub(crate) fn detach_disk(
         .find(|d| d.target == target)
         .ok_or_else(|| HvError::NotFound(format!("disk {target} of {name}")))?;
     let f = flags(hv, &dom, name, op, scope)?;
-    dom.detach_device_flags(&xml::render_disk(hv.kind(), &disk), f)
-        .map_err(|e| hv.dom_err(e, op, name))
+    let same = |el: &xmltree::Element| {
+        el.name == "disk" && xml_parse::parse_disk(el).is_some_and(|d| d.target == disk.target)
+    };
+    change(
+        hv,
+        &dom,
+        name,
+        op,
+        f,
+        Change::Detach(&xml::render_disk(hv.kind(), &disk), &same),
+    )
 }
 
 pub(crate) fn attach_nic(
@@ -150,8 +165,7 @@ pub(crate) fn attach_nic(
         }
     }
     let f = flags(hv, &dom, name, op, scope)?;
-    dom.attach_device_flags(&xml::render_nic(nic), f)
-        .map_err(|e| hv.dom_err(e, op, name))?;
+    change(hv, &dom, name, op, f, Change::Attach(&xml::render_nic(nic)))?;
     // libvirt picks the MAC when none was given: find the NIC that is new.
     let after = current_nics(hv, &dom, name, scope)?;
     let added = after
@@ -177,7 +191,70 @@ pub(crate) fn detach_nic(
         })
         .ok_or_else(|| HvError::NotFound(format!("NIC {mac} of {name}")))?;
     let f = flags(hv, &dom, name, op, scope)?;
-    dom.detach_device_flags(&xml::render_nic(&nic), f)
+    let same = |el: &xmltree::Element| {
+        el.name == "interface" && xml_parse::parse_nic(el).is_some_and(|n| n.mac == nic.mac)
+    };
+    change(
+        hv,
+        &dom,
+        name,
+        op,
+        f,
+        Change::Detach(&xml::render_nic(&nic), &same),
+    )
+}
+
+/// A device change: the device's XML, and for detaching, how to find it
+/// in the definition.
+enum Change<'a> {
+    Attach(&'a str),
+    Detach(&'a str, &'a dyn Fn(&xmltree::Element) -> bool),
+}
+
+/// Applies `c` with libvirt's hot-plug calls, or — on the test driver,
+/// which has none in libvirt 9 — by redefining the domain with the
+/// device added or removed. The test driver applies a redefinition to a
+/// running domain too, so there live and definition change together
+/// whatever the scope.
+fn change(
+    hv: &LibvirtHypervisor,
+    dom: &Domain,
+    name: &str,
+    op: &str,
+    flags: u32,
+    c: Change<'_>,
+) -> HvResult<()> {
+    if hv.kind() != DriverKind::Test {
+        return match c {
+            Change::Attach(x) => dom.attach_device_flags(x, flags),
+            Change::Detach(x, _) => dom.detach_device_flags(x, flags),
+        }
+        .map_err(|e| hv.dom_err(e, op, name));
+    }
+    let text = dom
+        .xml_desc(sys::VIR_DOMAIN_XML_INACTIVE)
+        .map_err(|e| hv.dom_err(e, op, name))?;
+    let unreadable = |e: xmltree::XmlError| HvError::Libvirt {
+        code: 0,
+        message: format!("unreadable definition of {name}: {e}"),
+    };
+    let (spans, end) = xmltree::child_spans(&text, &["devices"]).map_err(unreadable)?;
+    let edited = match c {
+        Change::Attach(x) => match end {
+            Some(at) => format!("{}{x}{}", &text[..at], &text[at..]),
+            None => match text.rfind("</domain>") {
+                Some(at) => format!("{}<devices>{x}</devices>{}", &text[..at], &text[at..]),
+                None => return Err(unreadable(xmltree::XmlError("no </domain>".into()))),
+            },
+        },
+        Change::Detach(_, is_it) => match spans.iter().find(|(_, el)| is_it(el)) {
+            Some((range, _)) => format!("{}{}", &text[..range.start], &text[range.end..]),
+            None => return Err(HvError::NotFound(format!("that device of {name}"))),
+        },
+    };
+    hv.conn()?
+        .define_domain_xml_flags(&edited, 0)
+        .map(|_| ())
         .map_err(|e| hv.dom_err(e, op, name))
 }
 

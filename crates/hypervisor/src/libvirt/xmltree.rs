@@ -95,6 +95,61 @@ pub fn parse(xml: &str) -> Result<Element, XmlError> {
     done.ok_or_else(|| XmlError("no root element".into()))
 }
 
+/// An element's byte range in its document, and the element.
+pub type Span = (std::ops::Range<usize>, Element);
+
+/// Where the children of the element at `path` (names from the root's
+/// children down, e.g. `["devices"]`) lie in `xml`, each with its parsed
+/// form, plus where the parent's closing tag starts. Lets callers edit a
+/// document libvirt wrote without re-rendering what they do not model.
+pub fn child_spans(xml: &str, path: &[&str]) -> Result<(Vec<Span>, Option<usize>), XmlError> {
+    let mut reader = Reader::from_str(xml);
+    let mut names: Vec<String> = Vec::new();
+    let mut spans = Vec::new();
+    let mut open_at: Option<usize> = None;
+    let mut parent_end = None;
+    // The parent is at depth path.len() (the root is depth 0).
+    let in_parent = |names: &[String]| {
+        names.len() == path.len() + 1
+            && names[1..]
+                .iter()
+                .map(String::as_str)
+                .eq(path.iter().copied())
+    };
+    loop {
+        let before = reader.buffer_position() as usize;
+        let event = reader
+            .read_event()
+            .map_err(|e| XmlError(format!("at byte {}: {e}", reader.error_position())))?;
+        let after = reader.buffer_position() as usize;
+        match event {
+            Event::Start(start) => {
+                if in_parent(&names) {
+                    open_at = Some(before);
+                }
+                names.push(String::from_utf8_lossy(start.name().as_ref()).into_owned());
+            }
+            Event::Empty(_) if in_parent(&names) => {
+                spans.push((before..after, parse(&xml[before..after])?));
+            }
+            Event::End(_) => {
+                if in_parent(&names) {
+                    parent_end = Some(before);
+                }
+                names.pop();
+                if in_parent(&names) {
+                    if let Some(start) = open_at.take() {
+                        spans.push((start..after, parse(&xml[start..after])?));
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok((spans, parent_end))
+}
+
 fn open(start: &quick_xml::events::BytesStart<'_>) -> Result<Element, XmlError> {
     let name = std::str::from_utf8(start.name().as_ref())
         .map_err(|e| XmlError(e.to_string()))?
@@ -140,6 +195,20 @@ mod tests {
         assert_eq!(root.text_at("b"), Some("t<x"));
         assert_eq!(root.children_named("b").count(), 2);
         assert!(root.child("c").is_some());
+    }
+
+    #[test]
+    fn child_spans_locate_devices_for_editing() {
+        let xml =
+            "<domain><name>x</name><devices><disk a='1'><t/></disk><interface/></devices></domain>";
+        let (spans, end) = child_spans(xml, &["devices"]).unwrap();
+        assert_eq!(spans.len(), 2);
+        assert_eq!(&xml[spans[0].0.clone()], "<disk a='1'><t/></disk>");
+        assert_eq!(spans[0].1.attr("a"), Some("1"));
+        assert_eq!(&xml[spans[1].0.clone()], "<interface/>");
+        assert_eq!(&xml[end.unwrap()..], "</devices></domain>");
+        let (none, end) = child_spans("<domain><name>x</name></domain>", &["devices"]).unwrap();
+        assert!(none.is_empty() && end.is_none());
     }
 
     #[test]

@@ -155,6 +155,14 @@ impl Link {
         self.events.subscribe()
     }
 
+    /// A call failed because the connection is gone: treat it like the
+    /// close callback would (it may come late, or not at all).
+    pub fn note_lost(self: &Arc<Self>) {
+        if self.driver != DriverKind::Test {
+            self.transition(LinkEvent::Closed);
+        }
+    }
+
     /// Feeds `event` to the state machine and acts on the result.
     fn transition(self: &Arc<Self>, event: LinkEvent) {
         let action = {

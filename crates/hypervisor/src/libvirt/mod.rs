@@ -110,6 +110,9 @@ impl LibvirtHypervisor {
 
     /// Maps a libvirt error about domain `domain` during `op`.
     pub(crate) fn dom_err(&self, e: virt::error::Error, op: &str, domain: &str) -> HvError {
+        if errors::is_connection_error(&e) {
+            self.link.note_lost();
+        }
         errors::map(&e, errors::Ctx::domain(self.kind(), op, domain), || {
             self.state_of(domain)
         })
@@ -117,6 +120,9 @@ impl LibvirtHypervisor {
 
     /// Maps a libvirt error of a host-level operation.
     pub(crate) fn host_err(&self, e: virt::error::Error, op: &str) -> HvError {
+        if errors::is_connection_error(&e) {
+            self.link.note_lost();
+        }
         errors::map(&e, errors::Ctx::host(self.kind(), op), || None)
     }
 

@@ -89,6 +89,14 @@ async fn scope(ctx: &VirtContext, dom: &str) -> CimResult<Scope> {
     })
 }
 
+/// `Both` as two steps, persistent first.
+fn split(scope: Scope) -> Vec<Scope> {
+    match scope {
+        Scope::Both => vec![Scope::Config, Scope::Live],
+        s => vec![s],
+    }
+}
+
 /// Runs the management service's methods.
 pub struct VsmsProvider {
     ctx: VirtContext,
@@ -254,13 +262,20 @@ impl VsmsProvider {
                     let mut spec = current.spec.clone();
                     rasd::apply_quantity(&mut spec, r, kind, &caps)?;
                     let d = dom.clone();
-                    if kind == RasdKind::Proc {
-                        let n = spec.vcpus;
-                        ctx.call(move |hv| hv.set_vcpus(&d, n, scope)).await?;
-                    } else {
-                        let kib = spec.memory_kib;
-                        ctx.call(move |hv| hv.set_memory(&d, kib, scope)).await?;
-                    }
+                    // The definition first, then the running VM: some
+                    // drivers (the test driver) refuse both in one call.
+                    let (n, kib) = (spec.vcpus, spec.memory_kib);
+                    ctx.call(move |hv| {
+                        for s in split(scope) {
+                            if kind == RasdKind::Proc {
+                                hv.set_vcpus(&d, n, s)?;
+                            } else {
+                                hv.set_memory(&d, kib, s)?;
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await?;
                     out.push(self.rasd_path(
                         kind,
                         &dom,

@@ -32,6 +32,13 @@ pub struct VirtContext {
     /// Hosted services and capabilities other providers contribute to the
     /// HostedService and ElementCapabilities associations.
     pub links: Arc<StaticLinks>,
+    /// Child resource pools and the guests drawing from them (in memory).
+    pub pools: Arc<crate::pools::PoolBook>,
+    /// Migration peers: host name → libvirt URI (`vine agent --peer NAME=URI`).
+    pub peers: Arc<HashMap<String, String>>,
+    /// The resource monitor (samples, history, `latest()`); replace it
+    /// before `install` to change its interval.
+    pub monitor: Arc<crate::monitor::Monitor>,
 }
 
 impl VirtContext {
@@ -45,6 +52,9 @@ impl VirtContext {
             states: Arc::default(),
             jobs: Arc::default(),
             links: Arc::default(),
+            pools: Arc::default(),
+            peers: Arc::default(),
+            monitor: crate::monitor::Monitor::new(Default::default()),
         }
     }
 

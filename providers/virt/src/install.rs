@@ -106,7 +106,7 @@ pub fn install(
     // Pools, allocation capabilities, pool configuration, migration and
     // metrics register here (their own install functions, same registry,
     // profiles and ctx; services and capabilities go into ctx.links).
-    // TODO(pools): crate::pools::install(registry, profiles, &ctx);
+    crate::resources::install(&ctx, registry, profiles);
 
     profiles.add(
         ProfileSpec::dmtf(PROFILE_COMPUTER_SYSTEM, "Computer System", "1.0.0")

@@ -13,6 +13,23 @@ pub mod errors;
 /// Object paths and InstanceIDs of every class, in one place.
 pub mod paths;
 
+/// Resource pools, child pools and admission control (DSP1041/1045/1059).
+pub mod pools;
+/// Allocation capabilities and their template RASDs (DSP1043).
+pub mod capabilities;
+/// The pool provider and the pool configuration service.
+pub mod rpcs;
+/// HostedResourcePool, ResourceAllocationFromPool, ElementAllocatedFromPool.
+pub mod pool_assoc;
+/// The virtual system migration service (DSP1081).
+pub mod migration;
+/// The resource monitor: periodic samples with bounded history.
+pub mod monitor;
+/// Base metrics (DSP1053) over the monitor's history.
+pub mod metrics;
+/// Installs pools, migration, metrics and their profiles.
+pub mod resources;
+
 /// Registers the providers and profiles: start here.
 pub mod install;
 /// `<P>_HostSystem`, the management service and its capabilities.

@@ -202,7 +202,7 @@ impl StateBook {
 
     /// When the state last changed, if seen since the agent started.
     pub fn last_change(&self, dom: &str) -> Option<CimDateTime> {
-        self.with(dom, |e| e.changed.clone())
+        self.with(dom, |e| e.changed)
     }
 
     /// Forgets an undefined domain.

@@ -11,8 +11,8 @@
 
 use async_trait::async_trait;
 use vine_cim::{
-    CimClass, CimError, CimInstance, CimInstanceName, CimMethod, CimName, CimParamValue,
-    CimResult, CimStatus, CimValue,
+    CimClass, CimError, CimInstance, CimInstanceName, CimMethod, CimName, CimParamValue, CimResult,
+    CimStatus, CimValue,
 };
 
 use crate::query::Query;

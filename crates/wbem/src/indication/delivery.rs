@@ -123,8 +123,7 @@ impl DestQueue {
     pub fn push(&self, mut p: Pending) {
         {
             let mut q = self.lock();
-            p.indication
-                .set("SequenceContext", self.context.as_str());
+            p.indication.set("SequenceContext", self.context.as_str());
             p.indication.set("SequenceNumber", q.next_seq);
             // DSP1054: the number wraps to 0 after the largest sint64.
             q.next_seq = q.next_seq.checked_add(1).unwrap_or(0);

@@ -54,7 +54,10 @@ impl InstanceProvider for IndicationService {
         Ok(if is(class, FILTER_CLASS) {
             t.filters.iter().map(|f| f.rec.instance()).collect()
         } else if is(class, DESTINATION_CLASS) {
-            t.destinations.iter().map(DestinationRec::instance).collect()
+            t.destinations
+                .iter()
+                .map(DestinationRec::instance)
+                .collect()
         } else if is(class, SUBSCRIPTION_CLASS) {
             t.subscriptions
                 .iter()
@@ -216,19 +219,18 @@ impl InstanceProvider for IndicationService {
         let duration = if wanted("SubscriptionDuration") {
             Some(match inst.get("SubscriptionDuration") {
                 None => None,
-                Some(v) => Some(
-                    v.as_i128()
-                        .and_then(|n| u64::try_from(n).ok())
-                        .ok_or_else(|| {
-                            CimError::invalid_parameter("SubscriptionDuration must be a uint64")
-                        })?,
-                ),
+                Some(v) => Some(v.as_i128().and_then(|n| u64::try_from(n).ok()).ok_or_else(
+                    || CimError::invalid_parameter("SubscriptionDuration must be a uint64"),
+                )?),
             })
         } else {
             None
         };
-        let info = wanted("SubscriptionInfo")
-            .then(|| inst.get("SubscriptionInfo").and_then(CimValue::as_str).map(str::to_string));
+        let info = wanted("SubscriptionInfo").then(|| {
+            inst.get("SubscriptionInfo")
+                .and_then(CimValue::as_str)
+                .map(str::to_string)
+        });
         let now = now_secs();
         self.commit(|t| {
             let s = t

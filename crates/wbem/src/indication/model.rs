@@ -71,8 +71,7 @@ impl ObjKey {
                 .unwrap_or_else(|| SYSTEM_CLASS.to_string()),
             system_name: text("SystemName")?.unwrap_or_else(|| host.to_string()),
             creation_class_name: class.to_string(),
-            name: text("Name")?
-                .ok_or_else(|| CimError::invalid_parameter("Name is required"))?,
+            name: text("Name")?.ok_or_else(|| CimError::invalid_parameter("Name is required"))?,
         })
     }
 
@@ -89,7 +88,10 @@ impl ObjKey {
     /// The instance name in root/interop.
     pub fn path(&self, class: &str) -> CimInstanceName {
         CimInstanceName::new(class)
-            .with_key("SystemCreationClassName", self.system_creation_class_name.as_str())
+            .with_key(
+                "SystemCreationClassName",
+                self.system_creation_class_name.as_str(),
+            )
             .with_key("SystemName", self.system_name.as_str())
             .with_key("CreationClassName", self.creation_class_name.as_str())
             .with_key("Name", self.name.as_str())
@@ -324,7 +326,10 @@ pub fn ref_key(inst: &CimInstance, role: &str) -> CimResult<ObjKey> {
         }
         None => return Err(CimError::invalid_parameter(format!("{role} is required"))),
     };
-    if r.namespace.as_deref().is_some_and(|ns| !namespace_eq(ns, INTEROP_NS)) {
+    if r.namespace
+        .as_deref()
+        .is_some_and(|ns| !namespace_eq(ns, INTEROP_NS))
+    {
         return Err(CimError::invalid_parameter(format!(
             "{role} must name an instance in {INTEROP_NS}"
         )));
@@ -365,13 +370,9 @@ impl SubscriptionRec {
             )?,
             duration: match inst.get("SubscriptionDuration") {
                 None => None,
-                Some(v) => Some(
-                    v.as_i128()
-                        .and_then(|n| u64::try_from(n).ok())
-                        .ok_or_else(|| {
-                            CimError::invalid_parameter("SubscriptionDuration must be a uint64")
-                        })?,
-                ),
+                Some(v) => Some(v.as_i128().and_then(|n| u64::try_from(n).ok()).ok_or_else(
+                    || CimError::invalid_parameter("SubscriptionDuration must be a uint64"),
+                )?),
             },
             start_time: now,
             last_state_change: now,

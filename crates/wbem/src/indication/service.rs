@@ -13,8 +13,8 @@ use super::config::{IndicationConfig, SUBSCRIPTIONS_FILE};
 use super::delivery::{DeliveryConfig, DeliveryError, DeliveryEvents, DestQueue, Pending, SubKey};
 use super::matching::{compile, is_a, selects, shape, Filter};
 use super::model::{
-    now_secs, DestinationRec, ObjKey, Persisted, SubscriptionRec, DESTINATION_CLASS,
-    FILTER_CLASS, POLICY_DISABLE, POLICY_REMOVE, STATE_DEGRADED, STATE_DISABLED, STATE_ENABLED,
+    now_secs, DestinationRec, ObjKey, Persisted, SubscriptionRec, DESTINATION_CLASS, FILTER_CLASS,
+    POLICY_DISABLE, POLICY_REMOVE, STATE_DEGRADED, STATE_DISABLED, STATE_ENABLED,
     SUBSCRIPTION_CLASS,
 };
 use super::{store, IndicationSink, Published};
@@ -122,13 +122,18 @@ impl IndicationService {
         profiles: &mut ProfileTable,
         config: IndicationConfig,
     ) -> Arc<Self> {
-        let mut file = config.state_dir.as_ref().map(|d| d.join(SUBSCRIPTIONS_FILE));
+        let mut file = config
+            .state_dir
+            .as_ref()
+            .map(|d| d.join(SUBSCRIPTIONS_FILE));
         let mut table = Table::default();
         if let Some(path) = file.clone() {
             match store::load(&path) {
                 Ok(p) => table = table_from(p),
                 Err(e @ store::StoreError::Parse { .. }) => match store::quarantine(&path) {
-                    Ok(aside) => tracing::error!(error = %e, moved_to = %aside.display(), "subscriptions file unreadable; starting with none"),
+                    Ok(aside) => {
+                        tracing::error!(error = %e, moved_to = %aside.display(), "subscriptions file unreadable; starting with none")
+                    }
                     Err(io) => {
                         tracing::error!(error = %e, rename_error = %io, "subscriptions file unreadable and cannot be moved aside; subscriptions will not be saved");
                         file = None;
@@ -192,11 +197,7 @@ impl IndicationService {
         self: &Arc<Self>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {
-        let rx = self
-            .inbox
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let rx = self.inbox.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(mut rx) = rx else {
             tracing::warn!("indication service started twice; ignored");
             return tokio::spawn(async {});
@@ -221,7 +222,12 @@ impl IndicationService {
                     _ = stop.changed() => break,
                 }
             }
-            for (_, q) in me.queues.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            for (_, q) in me
+                .queues
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain(..)
+            {
                 q.stop();
             }
         })
@@ -277,7 +283,10 @@ impl IndicationService {
 
     /// Applies `change` to a copy of the table, saves the copy, then makes
     /// it current: a change the file did not take is not made.
-    pub(super) fn commit<R>(&self, change: impl FnOnce(&mut Table) -> CimResult<R>) -> CimResult<R> {
+    pub(super) fn commit<R>(
+        &self,
+        change: impl FnOnce(&mut Table) -> CimResult<R>,
+    ) -> CimResult<R> {
         let mut t = self.lock();
         let mut next = t.clone();
         let r = change(&mut next)?;
@@ -389,10 +398,8 @@ impl IndicationService {
     pub(super) fn remove_expired(&self) {
         let now = now_secs();
         let removed = self.commit(|t| {
-            let (gone, kept): (Vec<Sub>, Vec<Sub>) = t
-                .subscriptions
-                .drain(..)
-                .partition(|s| s.rec.expired(now));
+            let (gone, kept): (Vec<Sub>, Vec<Sub>) =
+                t.subscriptions.drain(..).partition(|s| s.rec.expired(now));
             t.subscriptions = kept;
             Ok(gone)
         });

@@ -105,7 +105,10 @@ fn bad_queries_get_the_dsp0200_codes() {
         QueryLanguageNotSupported
     );
     assert_eq!(status("SELECT FROM", "WQL", &[]), InvalidParameter);
-    assert_eq!(status("SELECT * FROM CIM_NoSuch", "WQL", &[]), InvalidParameter);
+    assert_eq!(
+        status("SELECT * FROM CIM_NoSuch", "WQL", &[]),
+        InvalidParameter
+    );
     // Not an indication class.
     assert_eq!(
         status("SELECT * FROM VINE_SampleItem", "WQL", &[SAMPLE_NS]),
@@ -119,7 +122,12 @@ fn bad_queries_get_the_dsp0200_codes() {
         status("SELECT * FROM CIM_InstCreation", "WQL", &["no/such"]),
         InvalidParameter
     );
-    let ok = filter_rec("f", "SELECT * FROM CIM_InstCreation", "DMTF:CQL", &[SAMPLE_NS]);
+    let ok = filter_rec(
+        "f",
+        "SELECT * FROM CIM_InstCreation",
+        "DMTF:CQL",
+        &[SAMPLE_NS],
+    );
     assert!(compile(&ok, repo()).is_ok());
 }
 
@@ -127,12 +135,37 @@ fn bad_queries_get_the_dsp0200_codes() {
 fn matching_by_class_and_subclass() {
     let r = repo();
     let ind = creation("a");
-    assert!(selects(&filter("exact", "SELECT * FROM CIM_InstCreation", &[SAMPLE_NS]), SAMPLE_NS, &ind, r));
-    assert!(selects(&filter("parent", "SELECT * FROM CIM_InstIndication", &[SAMPLE_NS]), SAMPLE_NS, &ind, r));
-    assert!(selects(&filter("root", "SELECT * FROM CIM_Indication", &[SAMPLE_NS]), SAMPLE_NS, &ind, r));
-    assert!(!selects(&filter("sibling", "SELECT * FROM CIM_InstDeletion", &[SAMPLE_NS]), SAMPLE_NS, &ind, r));
+    assert!(selects(
+        &filter("exact", "SELECT * FROM CIM_InstCreation", &[SAMPLE_NS]),
+        SAMPLE_NS,
+        &ind,
+        r
+    ));
+    assert!(selects(
+        &filter("parent", "SELECT * FROM CIM_InstIndication", &[SAMPLE_NS]),
+        SAMPLE_NS,
+        &ind,
+        r
+    ));
+    assert!(selects(
+        &filter("root", "SELECT * FROM CIM_Indication", &[SAMPLE_NS]),
+        SAMPLE_NS,
+        &ind,
+        r
+    ));
+    assert!(!selects(
+        &filter("sibling", "SELECT * FROM CIM_InstDeletion", &[SAMPLE_NS]),
+        SAMPLE_NS,
+        &ind,
+        r
+    ));
     let deletion = CimInstance::new("CIM_InstDeletion").with("SourceInstance", item("a"));
-    assert!(!selects(&filter("child", "SELECT * FROM CIM_InstCreation", &[SAMPLE_NS]), SAMPLE_NS, &deletion, r));
+    assert!(!selects(
+        &filter("child", "SELECT * FROM CIM_InstCreation", &[SAMPLE_NS]),
+        SAMPLE_NS,
+        &deletion,
+        r
+    ));
 }
 
 #[test]
@@ -171,7 +204,11 @@ fn matching_by_source_namespace() {
     let r = repo();
     let ind = creation("a");
     let sample = filter("s", "SELECT * FROM CIM_InstCreation", &[SAMPLE_NS]);
-    let both = filter("b", "SELECT * FROM CIM_InstCreation", &[INTEROP_NS, "/Test/Sample/"]);
+    let both = filter(
+        "b",
+        "SELECT * FROM CIM_InstCreation",
+        &[INTEROP_NS, "/Test/Sample/"],
+    );
     // No SourceNamespace(s): the filter's own namespace (DSP1054).
     let own = filter("o", "SELECT * FROM CIM_InstCreation", &[]);
     assert!(selects(&sample, SAMPLE_NS, &ind, r));
@@ -232,7 +269,9 @@ fn destination_urls_must_be_http() {
         .with("Destination", "http://h:1")
         .with("Protocol", 4u16);
     assert_eq!(
-        DestinationRec::from_new(&unsupported, "h").unwrap_err().status,
+        DestinationRec::from_new(&unsupported, "h")
+            .unwrap_err()
+            .status,
         CimStatus::NotSupported
     );
 }
@@ -252,7 +291,10 @@ fn subscriptions_check_their_references_and_policies() {
         .with("Handler", d.path());
     let rec = SubscriptionRec::from_new(&sub).unwrap();
     assert_eq!(rec.state, STATE_ENABLED);
-    assert_eq!(SubscriptionRec::keys_of(&rec.path()), Some((f.key.clone(), d.key.clone())));
+    assert_eq!(
+        SubscriptionRec::keys_of(&rec.path()),
+        Some((f.key.clone(), d.key.clone()))
+    );
     let inst = rec.instance(rec.start_time);
     assert_eq!(inst.get("SubscriptionState"), Some(&CimValue::Uint16(2)));
 
@@ -312,8 +354,14 @@ fn the_queue_drops_the_oldest_when_full_and_numbers_in_order() {
         .map(|p| p.indication.get("SequenceNumber").cloned())
         .collect();
     // Numbers keep counting across drops, so a listener sees the gap.
-    assert_eq!(seqs, [2i64, 3, 4].map(|n| Some(CimValue::Sint64(n))).to_vec());
-    assert_eq!(kept[0].indication.get_str("SequenceContext"), Some("run:dest"));
+    assert_eq!(
+        seqs,
+        [2i64, 3, 4].map(|n| Some(CimValue::Sint64(n))).to_vec()
+    );
+    assert_eq!(
+        kept[0].indication.get_str("SequenceContext"),
+        Some("run:dest")
+    );
     assert_eq!(q.dropped(), 2);
 }
 
@@ -335,7 +383,10 @@ fn the_state_file_round_trips_and_bad_files_are_moved_aside() {
     assert!(!path.with_extension("json.tmp").exists());
 
     std::fs::write(&path, b"{ not json").unwrap();
-    assert!(matches!(store::load(&path), Err(store::StoreError::Parse { .. })));
+    assert!(matches!(
+        store::load(&path),
+        Err(store::StoreError::Parse { .. })
+    ));
     let aside = store::quarantine(&path).unwrap();
     assert!(aside.exists() && !path.exists());
 }

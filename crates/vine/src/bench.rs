@@ -1,6 +1,7 @@
 //! `vine bench wbem`: a load generator against a real `vine wbem serve`
 //! child process over loopback. Prints operations per second, p50/p99
-//! latency and the server's resident memory.
+//! latency and the server's resident memory. `vine bench agent` (in
+//! `bench_agent.rs`) does the same against `vine agent`.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -28,11 +29,15 @@ pub enum BenchCmd {
         #[arg(long, value_delimiter = ',', default_values_t = [1usize, 32])]
         connections: Vec<usize>,
     },
+    /// `vine agent` on a test-driver host: RSS with 0 and N VMs,
+    /// EnumerateInstances of CIM_ComputerSystem, DefineSystem→running
+    Agent(crate::bench_agent::AgentBenchArgs),
 }
 
-const PASSWORD: &str = "bench-password";
+pub(crate) const PASSWORD: &str = "bench-password";
 
-struct Server {
+/// A `vine` child process serving WBEM on a loopback port.
+pub(crate) struct Server {
     child: tokio::process::Child,
     url: String,
     _dir: TempDir,
@@ -48,20 +53,28 @@ impl Drop for TempDir {
 impl Server {
     async fn start(items: usize) -> Result<Server> {
         let dir = std::env::temp_dir().join(format!("vine-bench-{}-{items}", std::process::id()));
+        let items = items.to_string();
+        Server::spawn(
+            &[
+                "wbem",
+                "serve",
+                "--sample",
+                "--sample-items",
+                items.as_str(),
+            ],
+            dir,
+        )
+        .await
+    }
+
+    /// Runs `vine <args> --http 127.0.0.1:0 --https off --state-dir <dir>`
+    /// and waits for its `wbem: URL` line; `dir` is removed afterwards.
+    pub(crate) async fn spawn(args: &[&str], dir: std::path::PathBuf) -> Result<Server> {
         std::fs::create_dir_all(&dir)?;
         let exe = std::env::current_exe().context("locating the vine binary")?;
         let mut child = tokio::process::Command::new(exe)
-            .args([
-                "wbem",
-                "serve",
-                "--http",
-                "127.0.0.1:0",
-                "--https",
-                "off",
-                "--sample",
-                "--sample-items",
-            ])
-            .arg(items.to_string())
+            .args(args)
+            .args(["--http", "127.0.0.1:0", "--https", "off"])
             .arg("--state-dir")
             .arg(&dir)
             .env("VINE_ADMIN_PASSWORD", PASSWORD)
@@ -91,7 +104,7 @@ impl Server {
         })
     }
 
-    fn rss_kib(&self) -> Option<u64> {
+    pub(crate) fn rss_kib(&self) -> Option<u64> {
         let pid = self.child.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
@@ -100,7 +113,7 @@ impl Server {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
-    fn client(&self) -> Result<WbemClient> {
+    pub(crate) fn client(&self) -> Result<WbemClient> {
         Ok(WbemClient::new(&ClientConfig {
             url: self.url.clone(),
             user: "admin".into(),
@@ -111,14 +124,14 @@ impl Server {
     }
 }
 
-struct Stats {
-    ops: usize,
-    elapsed: Duration,
-    latencies: Vec<Duration>,
+pub(crate) struct Stats {
+    pub(crate) ops: usize,
+    pub(crate) elapsed: Duration,
+    pub(crate) latencies: Vec<Duration>,
 }
 
 impl Stats {
-    fn line(&mut self, what: &str, rss: Option<u64>) {
+    pub(crate) fn line(&mut self, what: &str, rss: Option<u64>) {
         self.latencies.sort();
         let pct = |p: f64| {
             let i = ((self.latencies.len() as f64 * p).ceil() as usize)
@@ -137,7 +150,7 @@ impl Stats {
 }
 
 /// Runs `conns` workers calling `op` until `dur` has passed.
-async fn measure<F, Fut>(
+pub(crate) async fn measure<F, Fut>(
     conns: usize,
     dur: Duration,
     clients: Vec<Arc<WbemClient>>,
@@ -177,11 +190,14 @@ where
 
 /// Runs a benchmark.
 pub async fn run(cmd: BenchCmd) -> Result<()> {
-    let BenchCmd::Wbem {
-        seconds,
-        sizes,
-        connections,
-    } = cmd;
+    let (seconds, sizes, connections) = match cmd {
+        BenchCmd::Wbem {
+            seconds,
+            sizes,
+            connections,
+        } => (seconds, sizes, connections),
+        BenchCmd::Agent(args) => return crate::bench_agent::run(args).await,
+    };
     if seconds == 0 {
         bail!("--seconds must be at least 1");
     }

@@ -6,6 +6,8 @@
 mod agent;
 /// `vine bench …`: load generators that print figures.
 mod bench;
+/// `vine bench agent`: the agent's footprint and latencies.
+mod bench_agent;
 /// `vine cim …`: the CIM client commands.
 mod cim_cmd;
 /// Serving configuration: flags and file, validated.

@@ -14,6 +14,8 @@ pub(crate) struct Ctx<'a> {
     pub op: &'a str,
     /// The domain acted on, if any.
     pub domain: Option<&'a str>,
+    /// Whether the connection was found dead after the error.
+    pub lost: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -22,6 +24,7 @@ impl<'a> Ctx<'a> {
             driver,
             op,
             domain: None,
+            lost: false,
         }
     }
 
@@ -30,11 +33,14 @@ impl<'a> Ctx<'a> {
             driver,
             op,
             domain: Some(domain),
+            lost: false,
         }
     }
 }
 
-/// Whether `e` means the connection itself is gone.
+/// Whether `e` may mean the connection itself is gone. Only a hint: the
+/// daemon forwards its own RPC failures (virtlogd unreachable) with the
+/// same codes, so callers confirm with `virConnectIsAlive`.
 pub(crate) fn is_connection_error(e: &VirtError) -> bool {
     let code = e.code().to_raw();
     let from = e.domain().to_raw();
@@ -55,7 +61,7 @@ pub(crate) fn map(
     let code = e.code().to_raw();
     let message = e.message().to_string();
     let domain = ctx.domain.unwrap_or_default().to_string();
-    if is_connection_error(e) {
+    if ctx.lost {
         return HvError::ConnectionLost(message);
     }
     match code {

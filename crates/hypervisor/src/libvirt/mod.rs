@@ -110,20 +110,33 @@ impl LibvirtHypervisor {
 
     /// Maps a libvirt error about domain `domain` during `op`.
     pub(crate) fn dom_err(&self, e: virt::error::Error, op: &str, domain: &str) -> HvError {
-        if errors::is_connection_error(&e) {
-            self.link.note_lost();
-        }
-        errors::map(&e, errors::Ctx::domain(self.kind(), op, domain), || {
-            self.state_of(domain)
-        })
+        let ctx = errors::Ctx {
+            lost: self.lost(&e),
+            ..errors::Ctx::domain(self.kind(), op, domain)
+        };
+        errors::map(&e, ctx, || self.state_of(domain))
     }
 
     /// Maps a libvirt error of a host-level operation.
     pub(crate) fn host_err(&self, e: virt::error::Error, op: &str) -> HvError {
-        if errors::is_connection_error(&e) {
+        let ctx = errors::Ctx {
+            lost: self.lost(&e),
+            ..errors::Ctx::host(self.kind(), op)
+        };
+        errors::map(&e, ctx, || None)
+    }
+
+    /// Whether `e` came from a dead connection; if so, reconnection
+    /// starts (the close callback may come late, or not at all).
+    fn lost(&self, e: &virt::error::Error) -> bool {
+        if !errors::is_connection_error(e) {
+            return false;
+        }
+        let alive = self.conn().is_ok_and(|c| c.is_alive().unwrap_or(false));
+        if !alive {
             self.link.note_lost();
         }
-        errors::map(&e, errors::Ctx::host(self.kind(), op), || None)
+        !alive
     }
 
     /// The domain called `name`.

@@ -3,7 +3,7 @@
 use virt::connect::Connect;
 
 use super::xmltree::{self, Element};
-use super::{xml_parse, LibvirtHypervisor};
+use super::LibvirtHypervisor;
 use crate::error::{HvError, HvResult};
 use crate::types::{Capabilities, DriverKind, GuestType, HostInfo, NetworkInfo, StoragePoolInfo};
 use crate::Hypervisor;
@@ -183,15 +183,6 @@ fn networks(hv: &LibvirtHypervisor, conn: &Connect) -> HvResult<Vec<NetworkInfo>
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
-}
-
-/// Volume sizes by path, for filling in `DiskSpec::capacity_bytes`.
-#[allow(dead_code)]
-pub(crate) fn volume_capacity(conn: &Connect, path: &str) -> Option<u64> {
-    let vol = conn.lookup_storage_vol_by_path(path).ok()?;
-    let xml = vol.xml_desc(0).ok()?;
-    let root = xmltree::parse(&xml).ok()?;
-    xml_parse::bytes(root.child("capacity")?).ok()
 }
 
 /// A UUID-shaped, stable identifier derived from `s` (two FNV-1a

@@ -2,6 +2,7 @@ use std::fs::{self, File, OpenOptions as FileOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use fs2::FileExt;
 use serde::de::DeserializeOwned;
@@ -18,6 +19,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 const SCHEMA_KEY: &[u8] = b"meta/schema_version";
 /// Our own lock file beside sled's files.
 const LOCK_FILE: &str = "vine.lock";
+/// How long to wait for sled's lock after taking ours (see `open_sled`).
+const SLED_LOCK_WAIT: Duration = Duration::from_secs(5);
 /// sled 0.34's log file inside the directory.
 const SLED_LOG_FILE: &str = "db";
 
@@ -85,10 +88,7 @@ impl Store {
         let path = dir.as_ref().to_path_buf();
         fs::create_dir_all(&path).map_err(|e| open_io_error(&path, e))?;
         let lock = take_lock(&path)?;
-        let db = sled::Config::new()
-            .path(&path)
-            .open()
-            .map_err(|e| open_sled_error(&path, e))?;
+        let db = open_sled(&path)?;
         let db_file = File::open(path.join(SLED_LOG_FILE)).map_err(|e| open_io_error(&path, e))?;
         check_schema(&db, &db_file, &path, options.schema_version)?;
         tracing::debug!(path = %path.display(), schema = options.schema_version, "store opened");
@@ -147,6 +147,26 @@ fn take_lock(dir: &Path) -> Result<File> {
             source: e,
         }),
         Err(e) => Err(open_io_error(dir, e)),
+    }
+}
+
+/// Open sled, waiting briefly if its own lock is still held. We hold our
+/// lock file, so no other process has the store; sled's lock can only be a
+/// store this process just dropped whose background flusher thread has not
+/// let go of the file yet.
+fn open_sled(path: &Path) -> Result<sled::Db> {
+    let deadline = Instant::now() + SLED_LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            Err(e) => {
+                let err = open_sled_error(path, e);
+                if !matches!(err, StoreError::Locked { .. }) || Instant::now() >= deadline {
+                    return Err(err);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
 }
 

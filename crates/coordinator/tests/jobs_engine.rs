@@ -33,7 +33,12 @@ impl Scripted {
         })
     }
     fn calls(&self) -> Vec<(String, u32)> {
-        self.calls.lock().unwrap().iter().map(|(s, a, _)| (s.clone(), *a)).collect()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(s, a, _)| (s.clone(), *a))
+            .collect()
     }
 }
 
@@ -46,7 +51,10 @@ impl JobHandler for Scripted {
         self.resumable
     }
     async fn step(&self, ctx: &JobContext, job: &JobRecord) -> StepOutcome {
-        self.calls.lock().unwrap().push((job.step.clone(), ctx.attempt(), Instant::now()));
+        self.calls
+            .lock()
+            .unwrap()
+            .push((job.step.clone(), ctx.attempt(), Instant::now()));
         let next = self.outcomes.lock().unwrap().pop_front();
         match next {
             Some(o) => o,
@@ -116,6 +124,10 @@ fn handlers(hs: &[Arc<dyn JobHandler>]) -> Vec<Arc<dyn JobHandler>> {
     hs.to_vec()
 }
 
+fn one<H: JobHandler>(h: &Arc<H>) -> Vec<Arc<dyn JobHandler>> {
+    vec![h.clone()]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_run_in_order_and_progress_is_watched() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,8 +144,10 @@ async fn steps_run_in_order_and_progress_is_watched() {
             StepOutcome::Done(json!({"vm": "web-1"})),
         ],
     );
-    let engine = JobEngine::new(&store, handlers(&[h.clone()]), fast_config()).unwrap();
-    let id = engine.submit("vm.create", json!({"name": "web-1"}), None).unwrap();
+    let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
+    let id = engine
+        .submit("vm.create", json!({"name": "web-1"}), None)
+        .unwrap();
     let mut rx = engine.watch(&id).unwrap();
     assert_eq!(rx.borrow().state, JobState::Queued);
     let run = start(&engine);
@@ -147,14 +161,28 @@ async fn steps_run_in_order_and_progress_is_watched() {
     assert_eq!(job.state, JobState::Succeeded);
     assert_eq!(job.result, Some(json!({"vm": "web-1"})));
     assert_eq!(job.progress, 100);
-    assert_eq!(job.note.as_deref(), None, "note of the last Continue had none");
+    assert_eq!(
+        job.note.as_deref(),
+        None,
+        "note of the last Continue had none"
+    );
     assert_eq!(
         h.calls(),
-        vec![(FIRST_STEP.into(), 1), ("define".into(), 1), ("start".into(), 1)]
+        vec![
+            (FIRST_STEP.into(), 1),
+            ("define".into(), 1),
+            ("start".into(), 1)
+        ]
     );
     // Watchers may coalesce updates, but the final state always arrives.
-    assert_eq!(seen.last().unwrap(), &(JobState::Succeeded, "start".into(), 100));
-    assert!(seen.windows(2).all(|w| w[0].2 <= w[1].2), "progress went back: {seen:?}");
+    assert_eq!(
+        seen.last().unwrap(),
+        &(JobState::Succeeded, "start".into(), 100)
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0].2 <= w[1].2),
+        "progress went back: {seen:?}"
+    );
     let notes: Vec<_> = job.history.iter().map(|h| h.note.as_str()).collect();
     assert!(notes.contains(&"placed on host-a"), "{notes:?}");
 }
@@ -171,7 +199,7 @@ async fn transient_errors_are_retried_with_backoff() {
             StepOutcome::Done(json!(null)),
         ],
     );
-    let engine = JobEngine::new(&store, handlers(&[h.clone()]), fast_config()).unwrap();
+    let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
     let run = start(&engine);
     let id = engine.submit("vm.migrate", json!({}), None).unwrap();
     let job = wait_final(&engine, &id).await;
@@ -180,12 +208,24 @@ async fn transient_errors_are_retried_with_backoff() {
     assert_eq!(job.error, None);
     assert_eq!(
         h.calls(),
-        vec![(FIRST_STEP.into(), 1), (FIRST_STEP.into(), 2), (FIRST_STEP.into(), 3)]
+        vec![
+            (FIRST_STEP.into(), 1),
+            (FIRST_STEP.into(), 2),
+            (FIRST_STEP.into(), 3)
+        ]
     );
     let times: Vec<Instant> = h.calls.lock().unwrap().iter().map(|c| c.2).collect();
     // Back-off 40 ms then 80 ms (no jitter in this config).
-    assert!(times[1] - times[0] >= Duration::from_millis(40), "{:?}", times[1] - times[0]);
-    assert!(times[2] - times[1] >= Duration::from_millis(80), "{:?}", times[2] - times[1]);
+    assert!(
+        times[1] - times[0] >= Duration::from_millis(40),
+        "{:?}",
+        times[1] - times[0]
+    );
+    assert!(
+        times[2] - times[1] >= Duration::from_millis(80),
+        "{:?}",
+        times[2] - times[1]
+    );
     assert!(job.history.iter().any(|e| e.state == JobState::Retrying));
 }
 
@@ -193,8 +233,11 @@ async fn transient_errors_are_retried_with_backoff() {
 async fn retries_stop_at_max_attempts() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let h = Scripted::new("vm.migrate", vec![StepOutcome::Retry("agent down".into()); 5]);
-    let engine = JobEngine::new(&store, handlers(&[h.clone()]), fast_config()).unwrap();
+    let h = Scripted::new(
+        "vm.migrate",
+        vec![StepOutcome::Retry("agent down".into()); 5],
+    );
+    let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
     let run = start(&engine);
     let id = engine.submit("vm.migrate", json!({}), None).unwrap();
     let job = wait_final(&engine, &id).await;
@@ -224,9 +267,17 @@ async fn permanent_failure_and_panics_fail_the_job() {
     let store = Store::open(dir.path()).unwrap();
     let h = Scripted::new(
         "vs.scale",
-        vec![StepOutcome::next("place", 10), StepOutcome::Fail("no host fits 64 GiB".into())],
+        vec![
+            StepOutcome::next("place", 10),
+            StepOutcome::Fail("no host fits 64 GiB".into()),
+        ],
     );
-    let engine = JobEngine::new(&store, handlers(&[h.clone(), Arc::new(Panics)]), fast_config()).unwrap();
+    let engine = JobEngine::new(
+        &store,
+        handlers(&[h.clone(), Arc::new(Panics)]),
+        fast_config(),
+    )
+    .unwrap();
     let run = start(&engine);
     let a = engine.submit("vs.scale", json!({}), None).unwrap();
     let b = engine.submit("panics", json!({}), None).unwrap();
@@ -237,7 +288,10 @@ async fn permanent_failure_and_panics_fail_the_job() {
     assert_eq!(a.step, "place");
     assert_eq!(b.state, JobState::Failed);
     assert_eq!(b.error.as_deref(), Some("handler panicked in step start"));
-    assert_eq!(b.history.last().unwrap().note, "step start failed: handler panicked in step start");
+    assert_eq!(
+        b.history.last().unwrap().note,
+        "step start failed: handler panicked in step start"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,7 +299,7 @@ async fn cancel_of_a_queued_job_is_immediate() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let h = Scripted::new("vm.create", vec![StepOutcome::Done(json!(1))]);
-    let engine = JobEngine::new(&store, handlers(&[h.clone()]), fast_config()).unwrap();
+    let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
     let id = engine.submit("vm.create", json!({}), None).unwrap();
     let job = engine.cancel(&id).unwrap();
     assert_eq!(job.state, JobState::Cancelled);
@@ -302,7 +356,7 @@ async fn cancel_of_a_running_job_stops_it_between_steps() {
         saw_cancel: AtomicUsize::new(0),
         later_steps: AtomicUsize::new(0),
     });
-    let engine = JobEngine::new(&store, handlers(&[h.clone()]), fast_config()).unwrap();
+    let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
     let run = start(&engine);
     let id = engine.submit("drain", json!({"host": "a"}), None).unwrap();
     h.entered.notified().await;
@@ -312,11 +366,18 @@ async fn cancel_of_a_running_job_stops_it_between_steps() {
     let job = wait_final(&engine, &id).await;
     run.stop().await;
     assert_eq!(job.state, JobState::Cancelled);
-    assert_eq!(h.saw_cancel.load(Ordering::SeqCst), 1, "ctx.cancel_requested() was seen");
+    assert_eq!(
+        h.saw_cancel.load(Ordering::SeqCst),
+        1,
+        "ctx.cancel_requested() was seen"
+    );
     assert_eq!(h.later_steps.load(Ordering::SeqCst), 0);
     // What the step finished is recorded before the cancel takes effect.
     assert_eq!((job.step.as_str(), job.progress), ("migrate-next", 40));
-    assert_eq!(job.history.last().unwrap().note, "cancelled before step migrate-next");
+    assert_eq!(
+        job.history.last().unwrap().note,
+        "cancelled before step migrate-next"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,22 +385,39 @@ async fn idempotency_key_returns_the_existing_job() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let h = Scripted::new("vm.create", vec![StepOutcome::Done(json!(1))]);
-    let engine = JobEngine::new(&store, handlers(&[h.clone()]), fast_config()).unwrap();
+    let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
     let key = Some("create web-1 req 42".to_string());
-    let a = engine.submit("vm.create", json!({"name": "web-1"}), key.clone()).unwrap();
-    let b = engine.submit("vm.create", json!({"name": "web-1"}), key.clone()).unwrap();
+    let a = engine
+        .submit("vm.create", json!({"name": "web-1"}), key.clone())
+        .unwrap();
+    let b = engine
+        .submit("vm.create", json!({"name": "web-1"}), key.clone())
+        .unwrap();
     assert_eq!(a, b);
-    let conflict = engine.submit("vm.create", json!({"name": "web-2"}), key.clone()).unwrap_err();
-    assert!(matches!(conflict, JobError::IdempotencyConflict { ref existing, .. } if *existing == a), "{conflict}");
+    let conflict = engine
+        .submit("vm.create", json!({"name": "web-2"}), key.clone())
+        .unwrap_err();
+    assert!(
+        matches!(conflict, JobError::IdempotencyConflict { ref existing, .. } if *existing == a),
+        "{conflict}"
+    );
     // Without a key every submit is a new job.
-    let c = engine.submit("vm.create", json!({"name": "web-1"}), None).unwrap();
+    let c = engine
+        .submit("vm.create", json!({"name": "web-1"}), None)
+        .unwrap();
     assert_ne!(a, c);
     assert_eq!(engine.list(&JobFilter::default()).unwrap().len(), 2);
 
     // Concurrent submits with one key: one job.
     let ids: Vec<JobId> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..6)
-            .map(|_| s.spawn(|| engine.submit("vm.create", json!({"n": 3}), Some("k3".into())).unwrap()))
+            .map(|_| {
+                s.spawn(|| {
+                    engine
+                        .submit("vm.create", json!({"n": 3}), Some("k3".into()))
+                        .unwrap()
+                })
+            })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -358,11 +436,18 @@ async fn idempotency_key_reserved_before_a_crash_is_filled_in() {
         .put("k", &"job-0000000000001-00000000".to_string())
         .unwrap();
     let h = Scripted::new("vm.create", vec![]);
-    let engine = JobEngine::new(&store, handlers(&[h]), fast_config()).unwrap();
-    let id = engine.submit("vm.create", json!({}), Some("k".into())).unwrap();
+    let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
+    let id = engine
+        .submit("vm.create", json!({}), Some("k".into()))
+        .unwrap();
     assert_eq!(id.as_str(), "job-0000000000001-00000000");
     assert_eq!(engine.get(&id).unwrap().state, JobState::Queued);
-    assert_eq!(engine.submit("vm.create", json!({}), Some("k".into())).unwrap(), id);
+    assert_eq!(
+        engine
+            .submit("vm.create", json!({}), Some("k".into()))
+            .unwrap(),
+        id
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,7 +457,7 @@ async fn unknown_kinds_and_duplicate_handlers_are_refused() {
     let h = Scripted::new("a", vec![]);
     let dup = JobEngine::new(&store, handlers(&[h.clone(), h.clone()]), fast_config());
     assert!(matches!(dup, Err(JobError::DuplicateHandler { .. })));
-    let engine = JobEngine::new(&store, handlers(&[h]), fast_config()).unwrap();
+    let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
     let err = engine.submit("b", json!({}), None).unwrap_err();
     assert_eq!(err.to_string(), "no job handler for kind \"b\"");
 }
@@ -382,7 +467,7 @@ async fn submit_job_records_owner_and_attempt_limit() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let h = Scripted::new("vm.create", vec![]);
-    let engine = JobEngine::new(&store, handlers(&[h]), fast_config()).unwrap();
+    let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
     let id = engine
         .submit_job(NewJob {
             kind: "vm.create".into(),
@@ -435,8 +520,10 @@ async fn concurrency_limit_holds() {
         concurrency: 2,
         ..fast_config()
     };
-    let engine = JobEngine::new(&store, handlers(&[h.clone()]), config).unwrap();
-    let ids: Vec<_> = (0..6).map(|_| engine.submit("sleep", json!({}), None).unwrap()).collect();
+    let engine = JobEngine::new(&store, one(&h), config).unwrap();
+    let ids: Vec<_> = (0..6)
+        .map(|_| engine.submit("sleep", json!({}), None).unwrap())
+        .collect();
     let run = start(&engine);
     for id in &ids {
         assert_eq!(wait_final(&engine, id).await.state, JobState::Succeeded);
@@ -513,7 +600,11 @@ async fn interrupted_jobs_resume_or_fail_with_the_reason() {
     let a_job = wait_final(&engine, &a).await;
     run.stop().await;
     assert_eq!(a_job.state, JobState::Succeeded);
-    assert_eq!(resumable.calls(), vec![("define".into(), 2)], "re-ran the stored step as try 2");
+    assert_eq!(
+        resumable.calls(),
+        vec![("define".into(), 2)],
+        "re-ran the stored step as try 2"
+    );
     assert!(once.calls().is_empty());
     assert!(a_job
         .history
@@ -523,7 +614,7 @@ async fn interrupted_jobs_resume_or_fail_with_the_reason() {
 
     // A restart that lost the handler for a kind fails its interrupted job.
     as_if_interrupted(&store, &gone, "off", 0);
-    let engine = JobEngine::new(&store, handlers(&[resumable]), fast_config()).unwrap();
+    let engine = JobEngine::new(&store, one(&resumable), fast_config()).unwrap();
     assert_eq!(
         engine.get(&gone).unwrap().error.as_deref(),
         Some("manager restarted during step off; no handler for kind \"power.cycle\"")
@@ -562,23 +653,32 @@ async fn shutdown_pauses_between_steps_and_a_new_engine_resumes() {
         calls: Mutex::new(Vec::new()),
     });
     let id = {
-        let engine = JobEngine::new(&store, handlers(&[h.clone()]), fast_config()).unwrap();
+        let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
         let run = start(&engine);
         let id = engine.submit("two", json!({}), None).unwrap();
         h.entered.notified().await;
         // run() returns only after the running step has finished.
         run.stop().await;
         let job = engine.get(&id).unwrap();
-        assert_eq!((job.state, job.step.as_str(), job.progress), (JobState::Queued, "second", 50));
-        assert_eq!(job.history.last().unwrap().note, "paused before step second by manager shutdown");
+        assert_eq!(
+            (job.state, job.step.as_str(), job.progress),
+            (JobState::Queued, "second", 50)
+        );
+        assert_eq!(
+            job.history.last().unwrap().note,
+            "paused before step second by manager shutdown"
+        );
         id
     };
-    let engine = JobEngine::new(&store, handlers(&[h.clone()]), fast_config()).unwrap();
+    let engine = JobEngine::new(&store, one(&h), fast_config()).unwrap();
     let run = start(&engine);
     let job = wait_final(&engine, &id).await;
     run.stop().await;
     assert_eq!(job.state, JobState::Succeeded);
-    assert_eq!(*h.calls.lock().unwrap(), vec![FIRST_STEP.to_string(), "second".into()]);
+    assert_eq!(
+        *h.calls.lock().unwrap(),
+        vec![FIRST_STEP.to_string(), "second".into()]
+    );
     // A clean pause is not an attempt.
     assert_eq!(job.attempts, 0);
 }

@@ -100,7 +100,12 @@ impl JobEngine {
     }
 
     /// Submit a job; see [`JobEngine::submit_job`].
-    pub fn submit(&self, kind: &str, params: Value, idempotency_key: Option<String>) -> Result<JobId> {
+    pub fn submit(
+        &self,
+        kind: &str,
+        params: Value,
+        idempotency_key: Option<String>,
+    ) -> Result<JobId> {
         self.submit_job(NewJob {
             kind: kind.to_owned(),
             params,
@@ -126,7 +131,12 @@ impl JobEngine {
             match self.inner.keys.insert_new(key, &id.to_string()) {
                 Ok(()) => {}
                 Err(StoreError::AlreadyExists { .. }) => {
-                    let existing = self.inner.keys.get(key)?.map(JobId::from).unwrap_or(id.clone());
+                    let existing = self
+                        .inner
+                        .keys
+                        .get(key)?
+                        .map(JobId::from)
+                        .unwrap_or(id.clone());
                     if let Some(job) = self.inner.jobs.get(existing.as_str())? {
                         return same_job(key, &new, job);
                     }
@@ -154,7 +164,10 @@ impl JobEngine {
 
     /// The job as stored.
     pub fn get(&self, id: &JobId) -> Result<JobRecord> {
-        self.inner.jobs.get(id.as_str())?.ok_or_else(|| JobError::NotFound { id: id.clone() })
+        self.inner
+            .jobs
+            .get(id.as_str())?
+            .ok_or_else(|| JobError::NotFound { id: id.clone() })
     }
 
     /// Jobs matching `filter`, oldest first.
@@ -273,8 +286,13 @@ impl JobEngine {
             let cut = format!("manager restarted during step {}", job.step);
             job.attempts += 1;
             let (to, why) = match self.inner.handlers.get(&job.kind) {
-                _ if job.cancel_requested => (JobState::Cancelled, format!("{cut}; cancel was requested")),
-                None => (JobState::Failed, format!("{cut}; no handler for kind {:?}", job.kind)),
+                _ if job.cancel_requested => {
+                    (JobState::Cancelled, format!("{cut}; cancel was requested"))
+                }
+                None => (
+                    JobState::Failed,
+                    format!("{cut}; no handler for kind {:?}", job.kind),
+                ),
                 Some(h) if !h.resumable() => (
                     JobState::Failed,
                     format!(
@@ -285,7 +303,10 @@ impl JobEngine {
                 ),
                 Some(_) if job.attempts >= job.max_attempts => (
                     JobState::Failed,
-                    format!("{cut}; attempts exhausted ({} of {})", job.attempts, job.max_attempts),
+                    format!(
+                        "{cut}; attempts exhausted ({} of {})",
+                        job.attempts, job.max_attempts
+                    ),
                 ),
                 Some(_) => (JobState::Queued, format!("{cut}; resuming at that step")),
             };
@@ -295,8 +316,12 @@ impl JobEngine {
             job.transition(to, now, &why)
         })?;
         match job.state {
-            JobState::Queued => tracing::warn!(job = %id, step = %job.step, "resuming job interrupted by restart"),
-            state => tracing::warn!(job = %id, ?state, error = ?job.error, "job interrupted by restart not resumed"),
+            JobState::Queued => {
+                tracing::warn!(job = %id, step = %job.step, "resuming job interrupted by restart")
+            }
+            state => {
+                tracing::warn!(job = %id, ?state, error = ?job.error, "job interrupted by restart not resumed")
+            }
         }
         Ok(job)
     }

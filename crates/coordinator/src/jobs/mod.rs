@@ -31,4 +31,6 @@ pub use backoff::Backoff;
 pub use engine::{EngineConfig, JobEngine};
 pub use error::{JobError, Result};
 pub use handler::{JobContext, JobHandler, StepOutcome};
-pub use record::{HistoryEntry, JobFilter, JobId, JobRecord, JobState, NewJob, UnixMillis, FIRST_STEP};
+pub use record::{
+    HistoryEntry, JobFilter, JobId, JobRecord, JobState, NewJob, UnixMillis, FIRST_STEP,
+};

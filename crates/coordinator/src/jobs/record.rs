@@ -223,7 +223,13 @@ impl JobRecord {
     }
 
     /// Record a completed step: the next step is stored before it runs.
-    pub(crate) fn advance(&mut self, step: String, progress: u8, note: String, now: UnixMillis) -> Result<()> {
+    pub(crate) fn advance(
+        &mut self,
+        step: String,
+        progress: u8,
+        note: String,
+        now: UnixMillis,
+    ) -> Result<()> {
         if self.state != JobState::Running {
             return Err(JobError::IllegalTransition {
                 id: self.id.clone(),
@@ -271,11 +277,13 @@ pub struct JobFilter {
 
 impl JobFilter {
     pub fn matches(&self, job: &JobRecord) -> bool {
-        // map_or(true, ..) rather than is_none_or: our MSRV is 1.80.
-        self.state.map_or(true, |s| s == job.state)
-            && self.kind.as_ref().map_or(true, |k| *k == job.kind)
-            && self.owner.as_ref().map_or(true, |o| Some(o) == job.owner.as_ref())
-            && self.active.map_or(true, |a| a != job.state.is_terminal())
+        self.state.is_none_or(|s| s == job.state)
+            && self.kind.as_ref().is_none_or(|k| *k == job.kind)
+            && self
+                .owner
+                .as_ref()
+                .is_none_or(|o| Some(o) == job.owner.as_ref())
+            && self.active.is_none_or(|a| a != job.state.is_terminal())
     }
 }
 
@@ -323,13 +331,24 @@ mod tests {
     }
 
     fn job() -> JobRecord {
-        JobRecord::new(JobId::from("job-1"), NewJob { kind: "k".into(), ..NewJob::default() }, 3, 10)
+        JobRecord::new(
+            JobId::from("job-1"),
+            NewJob {
+                kind: "k".into(),
+                ..NewJob::default()
+            },
+            3,
+            10,
+        )
     }
 
     #[test]
     fn new_job_is_queued_at_first_step() {
         let j = job();
-        assert_eq!((j.state, j.step.as_str(), j.progress, j.attempts), (Queued, FIRST_STEP, 0, 0));
+        assert_eq!(
+            (j.state, j.step.as_str(), j.progress, j.attempts),
+            (Queued, FIRST_STEP, 0, 0)
+        );
         assert_eq!(j.history.len(), 1);
     }
 
@@ -337,7 +356,10 @@ mod tests {
     fn illegal_transition_names_both_states() {
         let mut j = job();
         let err = j.transition(Succeeded, 11, "x").unwrap_err();
-        assert_eq!(err.to_string(), "job job-1: illegal transition Queued -> Succeeded");
+        assert_eq!(
+            err.to_string(),
+            "job job-1: illegal transition Queued -> Succeeded"
+        );
         assert_eq!(j.state, Queued);
     }
 
@@ -360,7 +382,8 @@ mod tests {
         let mut j = job();
         j.transition(Running, 11, "started").unwrap();
         for i in 0..100 {
-            j.advance(format!("s{i}"), 0, String::new(), 12 + i).unwrap();
+            j.advance(format!("s{i}"), 0, String::new(), 12 + i)
+                .unwrap();
         }
         assert_eq!(j.history.len(), HISTORY_CAP);
         assert_eq!(j.history[0].note, "submitted");
@@ -372,10 +395,27 @@ mod tests {
         let mut j = job();
         j.owner = Some("alice".into());
         assert!(JobFilter::default().matches(&j));
-        assert!(JobFilter { active: Some(true), ..Default::default() }.matches(&j));
-        assert!(!JobFilter { active: Some(false), ..Default::default() }.matches(&j));
-        assert!(!JobFilter { kind: Some("other".into()), ..Default::default() }.matches(&j));
-        assert!(JobFilter { owner: Some("alice".into()), state: Some(Queued), ..Default::default() }.matches(&j));
+        assert!(JobFilter {
+            active: Some(true),
+            ..Default::default()
+        }
+        .matches(&j));
+        assert!(!JobFilter {
+            active: Some(false),
+            ..Default::default()
+        }
+        .matches(&j));
+        assert!(!JobFilter {
+            kind: Some("other".into()),
+            ..Default::default()
+        }
+        .matches(&j));
+        assert!(JobFilter {
+            owner: Some("alice".into()),
+            state: Some(Queued),
+            ..Default::default()
+        }
+        .matches(&j));
     }
 
     #[test]

@@ -50,7 +50,10 @@ impl JobEngine {
             }
         }
         inner.stopping.store(true, Ordering::SeqCst);
-        tracing::info!(in_flight = tasks.len(), "job engine stopping after current steps");
+        tracing::info!(
+            in_flight = tasks.len(),
+            "job engine stopping after current steps"
+        );
         while let Some(done) = tasks.join_next().await {
             log_join(done);
         }
@@ -88,7 +91,10 @@ impl JobEngine {
             // The store refused a write: the job keeps its last stored
             // state; try it again later rather than lose it.
             tracing::error!(job = %id, error = %e, "job engine could not store a job update; will retry");
-            let still_active = self.get(&id).map(|j| !j.state.is_terminal()).unwrap_or(true);
+            let still_active = self
+                .get(&id)
+                .map(|j| !j.state.is_terminal())
+                .unwrap_or(true);
             if still_active {
                 lock(&self.inner.pending).insert(id, now_ms() + STORE_RETRY_MS);
             }
@@ -138,8 +144,14 @@ impl JobEngine {
             let outcome = run_step(handler.clone(), ctx, job.clone()).await;
             tracing::debug!(job = %id, step = %job.step, ?outcome, "step finished");
             match outcome {
-                StepOutcome::Continue { step, progress, note } => {
-                    job = self.persist(id, |job| job.advance(step.clone(), progress, note.clone(), now_ms()))?;
+                StepOutcome::Continue {
+                    step,
+                    progress,
+                    note,
+                } => {
+                    job = self.persist(id, |job| {
+                        job.advance(step.clone(), progress, note.clone(), now_ms())
+                    })?;
                 }
                 StepOutcome::Done(result) => {
                     let job = self.persist(id, |job| {

@@ -9,7 +9,7 @@
 use vine_cim::{CimInstance, CimInstanceName, CimResult};
 
 use crate::context::VirtContext;
-use crate::paths::{device_id, instance_id_path};
+use crate::paths::{device_id, instance_id_path, split_device_id};
 use crate::pools::{self, network_pool_of, HostView, Pool, PoolKind, DISK_POOL_PRIMORDIAL};
 
 /// An association instance with two references, its path keyed by both.
@@ -160,4 +160,47 @@ pub async fn instances(ctx: &VirtContext, class: &str) -> CimResult<Vec<CimInsta
         return Ok(rasd_links(ctx, &allocs));
     }
     Ok(element_links(ctx, &pools::compute(ctx, &view), &allocs))
+}
+
+/// The instances of one of the three association classes that may refer
+/// to `object`, reading only what it can be linked to: a guest's device
+/// or RASD needs that guest's definition only; anything else but a pool
+/// or the host is in none of them.
+pub async fn references(
+    ctx: &VirtContext,
+    class: &str,
+    object: &CimInstanceName,
+) -> CimResult<Vec<CimInstance>> {
+    let is = |base: &str| ctx.class(base).eq_ignore_ascii_case(class);
+    let of = |base: &str| object.class_name.matches(&ctx.class(base));
+    let is_pool = PoolKind::ALL.iter().any(|k| of(k.base()));
+    if is_pool || (is("HostedResourcePool") && of("HostSystem")) {
+        return instances(ctx, class).await;
+    }
+    let (key, bases): (&str, Vec<&str>) = if is("ResourceAllocationFromPool") {
+        (
+            "InstanceID",
+            PoolKind::ALL.iter().map(|k| k.rasd_base()).collect(),
+        )
+    } else if is("ElementAllocatedFromPool") {
+        (
+            "DeviceID",
+            PoolKind::ALL.iter().map(|k| k.device_base()).collect(),
+        )
+    } else {
+        return Ok(Vec::new());
+    };
+    if !bases.iter().any(|b| of(b)) {
+        return Ok(Vec::new());
+    }
+    let Some((dom, _)) = object.key_str(key).and_then(split_device_id) else {
+        return Ok(Vec::new());
+    };
+    let view = HostView::read_domain(ctx, dom).await?;
+    let allocs = allocations(ctx, &view);
+    Ok(if is("ResourceAllocationFromPool") {
+        rasd_links(ctx, &allocs)
+    } else {
+        element_links(ctx, &[], &allocs)
+    })
 }

@@ -184,6 +184,13 @@ impl PoolBook {
     }
 }
 
+/// Which domain definitions a [`HostView`] reads.
+enum Specs {
+    None,
+    All,
+    One(String),
+}
+
 /// What the pool accounting reads from the hypervisor.
 #[derive(Clone, Debug)]
 pub struct HostView {
@@ -200,18 +207,30 @@ impl HostView {
     /// domain's definition. A domain that vanishes between the listing and
     /// its definition is skipped.
     pub async fn read(ctx: &VirtContext, with_specs: bool) -> CimResult<HostView> {
+        HostView::read_specs(ctx, if with_specs { Specs::All } else { Specs::None }).await
+    }
+
+    /// Like [`HostView::read`], with the definition of `domain` only.
+    pub async fn read_domain(ctx: &VirtContext, domain: &str) -> CimResult<HostView> {
+        HostView::read_specs(ctx, Specs::One(domain.to_string())).await
+    }
+
+    async fn read_specs(ctx: &VirtContext, which: Specs) -> CimResult<HostView> {
         ctx.call(move |hv| {
             let host = hv.host_info()?;
             let caps = hv.capabilities()?;
             let domains = hv.domains()?;
+            let wanted: Vec<&str> = match &which {
+                Specs::None => Vec::new(),
+                Specs::All => domains.iter().map(|d| d.name.as_str()).collect(),
+                Specs::One(d) => vec![d.as_str()],
+            };
             let mut specs = Vec::new();
-            if with_specs {
-                for d in &domains {
-                    match hv.domain_spec(&d.name) {
-                        Ok(s) => specs.push(s),
-                        Err(vine_hypervisor::HvError::NoDomain(_)) => {}
-                        Err(e) => return Err(e),
-                    }
+            for name in wanted {
+                match hv.domain_spec(name) {
+                    Ok(s) => specs.push(s),
+                    Err(vine_hypervisor::HvError::NoDomain(_)) => {}
+                    Err(e) => return Err(e),
                 }
             }
             Ok(HostView {

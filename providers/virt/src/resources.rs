@@ -39,6 +39,9 @@ pub fn install(ctx: &VirtContext, registry: &mut Registry, profiles: &mut Profil
     for class in PoolProvider::classes(ctx) {
         registry.register_instances(VIRT_NS, &class, pools.clone());
     }
+    for class in PoolProvider::association_classes(ctx) {
+        registry.register_associations(VIRT_NS, &class, pools.clone());
+    }
     registry.register_methods(
         VIRT_NS,
         &ctx.class("ResourcePoolConfigurationService"),

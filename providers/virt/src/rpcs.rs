@@ -14,7 +14,8 @@ use vine_cim::{
     CimStatus, CimValue,
 };
 use vine_wbem::provider::{
-    param, InstanceProvider, MethodProvider, MethodResult, MethodTarget, RequestContext,
+    param, AssociationProvider, InstanceProvider, MethodProvider, MethodResult, MethodTarget,
+    RequestContext,
 };
 
 use crate::capabilities;
@@ -124,6 +125,52 @@ impl InstanceProvider for PoolProvider {
             return capabilities::sdc_instances(ctx).await;
         }
         pool_assoc::instances(ctx, class.name.as_str()).await
+    }
+}
+
+#[async_trait]
+impl AssociationProvider for PoolProvider {
+    /// Narrows the candidates to what `object` can be linked to; the
+    /// dispatcher checks the ends and roles.
+    async fn references(
+        &self,
+        _rc: &RequestContext,
+        assoc_class: &CimClass,
+        object: &CimInstanceName,
+        _role: Option<&str>,
+    ) -> CimResult<Vec<CimInstance>> {
+        let ctx = &self.ctx;
+        if !assoc_class
+            .name
+            .matches(&ctx.class("SettingsDefineCapabilities"))
+        {
+            return pool_assoc::references(ctx, assoc_class.name.as_str(), object).await;
+        }
+        let of = |base: &str| object.class_name.matches(&ctx.class(base));
+        let related = of("AllocationCapabilities")
+            || of("VirtualSystemMigrationCapabilities")
+            || of("VirtualSystemMigrationSettingData")
+            || PoolKind::ALL.iter().any(|k| of(k.rasd_base()));
+        if related {
+            capabilities::sdc_instances(ctx).await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+}
+
+impl PoolProvider {
+    /// The association classes it also serves from one end.
+    pub fn association_classes(ctx: &VirtContext) -> Vec<String> {
+        [
+            "SettingsDefineCapabilities",
+            "HostedResourcePool",
+            "ResourceAllocationFromPool",
+            "ElementAllocatedFromPool",
+        ]
+        .iter()
+        .map(|b| ctx.class(b))
+        .collect()
     }
 }
 

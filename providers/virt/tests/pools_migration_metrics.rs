@@ -157,6 +157,18 @@ async fn pools_report_host_capacity_and_guest_claims() {
         ids(&disk_rasds, "InstanceID"),
         vec!["pa-vm1/vda", "pa-vm2/vda", "pa-vm3/vda"]
     );
+    // From the guest's side: its device and RASD lead back to the pools.
+    let mem_dev = a.ctx.device_path("Memory", "pa-vm1", "mem");
+    let back = assoc_names(&a, &mem_dev, "ElementAllocatedFromPool").await;
+    assert_eq!(ids(&back, "InstanceID"), vec!["MemoryPool/0"]);
+    let disk_rasd = vine_providers_virt::paths::instance_id_path(
+        &a.class("DiskResourceAllocationSettingData"),
+        "pa-vm2/vda",
+    );
+    let back = assoc_names(&a, &disk_rasd, "ResourceAllocationFromPool").await;
+    assert_eq!(ids(&back, "InstanceID"), vec!["DiskPool/default"]);
+    let none = assoc_names(&a, &a.ctx.system_path("pa-vm1"), "ElementAllocatedFromPool").await;
+    assert!(none.is_empty(), "{none:?}");
     // A storage pool hangs under the primordial disk pool.
     let under = assoc_names(
         &a,

@@ -130,6 +130,35 @@ impl Inventory {
         }
     }
 
+    /// Registers a host, or moves an existing one to a new agent URL (an
+    /// agent restarted on another port).
+    pub fn upsert_host(&self, name: &str, url: &str) -> Result<HostRecord> {
+        let rec = self
+            .hosts
+            .update(name, |old| -> std::result::Result<_, StoreError> {
+                Ok(Some(match old {
+                    Some(mut r) => {
+                        r.url = url.to_string();
+                        r
+                    }
+                    None => HostRecord {
+                        name: name.into(),
+                        url: url.into(),
+                        prefix: None,
+                        system_name: None,
+                        health: HostHealth::Unknown,
+                        last_seen: None,
+                        last_error: None,
+                    },
+                }))
+            })?;
+        self.agents
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        rec.ok_or_else(|| InventoryError::NoHost(name.into()))
+    }
+
     /// Every host.
     pub fn hosts(&self) -> Result<Vec<HostRecord>> {
         Ok(self.hosts.list()?.into_iter().map(|(_, h)| h).collect())

@@ -30,6 +30,7 @@ use vine_wbem::server::{Cimom, CimomConfig, Registry};
 use vine_wbem::transport;
 
 use crate::config::{ServeArgs, ServeConfig};
+use crate::manager::stopped;
 use crate::serve::{bootstrap, shutdown_signal, transport_config, IndicationArgs};
 
 /// Default HTTP address of an agent.
@@ -104,8 +105,43 @@ fn init_test_host(path: &Path, host_name: &str) -> Result<String> {
     Ok(testhost::host_uri(&abs))
 }
 
+/// A started agent.
+pub struct RunningAgent {
+    pub http: Option<std::net::SocketAddr>,
+    pub https: Option<std::net::SocketAddr>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningAgent {
+    /// Waits until the agent has stopped (and saved its test host).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
 /// Runs `vine agent` until a signal.
 pub async fn run(args: AgentArgs) -> Result<()> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let agent = start(args, rx).await?;
+    if let Some(a) = agent.http {
+        println!("wbem: http://{a}");
+    }
+    if let Some(a) = agent.https {
+        println!("wbem: https://{a}");
+    }
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    agent.wait().await;
+    tracing::info!("agent stopped");
+    Ok(())
+}
+
+/// Starts an agent that serves until `stop` turns true; `vine up` runs
+/// several in one process.
+pub async fn start(
+    args: AgentArgs,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<RunningAgent> {
     let raw = match &args.config {
         Some(f) => args.serve.merge_file(f)?,
         None => args.serve,
@@ -160,40 +196,35 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     );
     interop.attach(&cimom);
     indications.attach(&cimom);
-    indications.start(shutdown_signal());
+    indications.start(stopped(stop.clone()));
     installed.spawn_events();
     let running = transport::serve(
         transport_config(&cfg),
         users,
         Dispatcher::new(cimom),
         None,
-        shutdown_signal(),
+        stopped(stop),
     )
     .await
     .context("starting the WBEM server")?;
-    if let Some(a) = running.http {
-        println!("wbem: http://{a}");
-    }
-    if let Some(a) = running.https {
-        println!("wbem: https://{a}");
-    }
-    tracing::info!(uri = %uri, prefix = %prefix, host = %cfg.host_name, "agent serving; Ctrl-C stops");
-    running.wait().await;
-
-    if let Some(file) = test_host_file(&uri) {
-        let h = hv.clone();
-        let f = file.clone();
-        match tokio::task::spawn_blocking(move || h.save_test_host(&f)).await? {
-            Ok(()) => tracing::info!(file = %file.display(), "test host saved"),
-            Err(e) => {
-                tracing::error!(file = %file.display(), error = %e, "cannot save the test host")
+    tracing::info!(uri = %uri, prefix = %prefix, host = %cfg.host_name, "agent serving");
+    let (http, https) = (running.http, running.https);
+    let task = tokio::spawn(async move {
+        running.wait().await;
+        if let Some(file) = test_host_file(&uri) {
+            let h = hv.clone();
+            let f = file.clone();
+            match tokio::task::spawn_blocking(move || h.save_test_host(&f)).await {
+                Ok(Ok(())) => tracing::info!(file = %file.display(), "test host saved"),
+                Ok(Err(e)) => {
+                    tracing::error!(file = %file.display(), error = %e, "cannot save the test host")
+                }
+                Err(e) => tracing::error!(error = %e, "saving the test host did not complete"),
             }
         }
-    }
-    tracing::info!("agent stopped");
-    Ok(())
+    });
+    Ok(RunningAgent { http, https, task })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

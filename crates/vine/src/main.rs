@@ -12,12 +12,16 @@ mod bench_agent;
 mod cim_cmd;
 /// Serving configuration: flags and file, validated.
 mod config;
+/// `vine manager`: inventory, REST API, console, WBEM.
+mod manager;
 /// The embedded schema and the repository built from it.
 mod schema;
 /// `vine wbem serve` and the start-up steps shared by servers.
 mod serve;
 /// `vine sim` and `vine policy …`: trace simulator and policy tools.
 mod sim_cmd;
+/// `vine up`: manager + agents on test-driver hosts, in one process.
+mod up;
 /// `vine user …`: the users file.
 mod user_cmd;
 
@@ -44,8 +48,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: WbemCmd,
     },
+    /// Run a manager and N agents on simulated hosts in one process (the embedded default)
+    Up(up::UpArgs),
     /// Host agent: the host's VMs as DMTF virtualization classes, over libvirt
     Agent(agent::AgentArgs),
+    /// Management server: inventory of every agent's host, REST API, console
+    Manager(manager::ManagerArgs),
     /// CIM client: enumerate, get, associations, methods, queries
     Cim(cim_cmd::CimArgs),
     /// Manage the users of a state directory
@@ -85,6 +93,8 @@ fn main() -> anyhow::Result<()> {
                 cmd: WbemCmd::Serve(a),
             } => serve::run(a).await,
             Cmd::Agent(a) => agent::run(a).await,
+            Cmd::Manager(a) => manager::run(a).await,
+            Cmd::Up(a) => up::run(a).await,
             Cmd::Cim(a) => cim_cmd::run(a).await,
             Cmd::User(a) => user_cmd::run(a),
             Cmd::Bench { cmd } => bench::run(cmd).await,

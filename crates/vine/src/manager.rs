@@ -1,0 +1,284 @@
+//! `vine manager`: the management server. It keeps the inventory of every
+//! host (resynced from the agents through the Virtual Node Interface),
+//! serves the REST API and console, and is a WBEM server itself.
+//!
+//! [`start`] is what `vine up` runs in-process; [`run`] adds flag parsing
+//! and waits for a signal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use tokio::sync::watch;
+use vine_console::{Api, ApiConfig, RunningApi};
+use vine_coordinator::inventory::Inventory;
+use vine_store::Store;
+use vine_wbem::client::{ClientConfig, TlsVerify};
+use vine_wbem::interop::{InteropProvider, INTEROP_NS};
+use vine_wbem::server::dispatch::Dispatcher;
+use vine_wbem::server::profiles::ProfileTable;
+use vine_wbem::server::{Cimom, CimomConfig, Registry};
+use vine_wbem::transport::{self, RunningServer, TlsSource};
+
+use crate::config::{ServeArgs, ServeConfig};
+use crate::serve::{bootstrap, shutdown_signal, transport_config};
+
+/// Default address of the REST API and console.
+pub const DEFAULT_API: &str = "127.0.0.1:8443";
+
+/// Flags of `vine manager`.
+#[derive(Debug, clap::Args)]
+pub struct ManagerArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// REST API and console address (HTTPS, same certificate as WBEM)
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
+    pub api: String,
+    /// An agent to manage, as NAME=URL (repeatable), e.g.
+    /// host-a=http://10.0.0.5:15988
+    #[arg(long = "agent", value_name = "NAME=URL")]
+    pub agents: Vec<String>,
+    /// User the manager logs in to agents as
+    #[arg(long, default_value = "admin", value_name = "USER")]
+    pub agent_user: String,
+    /// File holding the password for --agent-user
+    #[arg(long, value_name = "FILE")]
+    pub agent_password_file: Option<PathBuf>,
+    /// Seconds between full inventory resyncs
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub resync_secs: u64,
+}
+
+/// Everything `start` needs, validated.
+pub struct ManagerOptions {
+    pub serve: ServeConfig,
+    pub api: SocketAddr,
+    /// (name, URL) of each agent.
+    pub agents: Vec<(String, String)>,
+    pub agent_user: String,
+    pub agent_password: String,
+    pub resync: Duration,
+}
+
+/// A started manager.
+pub struct RunningManager {
+    pub wbem: RunningServer,
+    pub api: RunningApi,
+    pub inventory: Arc<Inventory>,
+    resync_task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningManager {
+    /// The lines a user needs: console, API and WBEM URLs.
+    pub fn print_urls(&self) {
+        println!("console: {}/", self.api.url());
+        println!("api: {}/api/v1", self.api.url());
+        if let Some(a) = self.wbem.http {
+            println!("wbem: http://{a}");
+        }
+        if let Some(a) = self.wbem.https {
+            println!("wbem: https://{a}");
+        }
+    }
+
+    /// Waits until every part has stopped.
+    pub async fn wait(self) {
+        self.wbem.wait().await;
+        self.api.wait().await;
+        let _ = self.resync_task.await;
+    }
+}
+
+/// Resolves when `rx` says stop.
+pub async fn stopped(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Parses `NAME=URL`.
+fn parse_agent(s: &str) -> Result<(String, String)> {
+    let Some((name, url)) = s.split_once('=') else {
+        bail!("--agent `{s}` must be NAME=URL, e.g. host-a=http://10.0.0.5:15988");
+    };
+    if name.is_empty() || !url.starts_with("http://") && !url.starts_with("https://") {
+        bail!("--agent `{s}` must be NAME=URL with an http:// or https:// URL");
+    }
+    Ok((name.to_string(), url.to_string()))
+}
+
+/// Opens the store, registers the agents, starts the WBEM server, the API
+/// and the resync loop; returns once the first resync is done, so the
+/// inventory answers from the start.
+pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<RunningManager> {
+    let users = bootstrap(&opts.serve)?;
+    let store_dir = opts.serve.state_dir.join("store");
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_dir))
+        .await?
+        .context("opening the manager's store")?;
+    let inventory = Arc::new(
+        Inventory::open(
+            &store,
+            ClientConfig {
+                url: String::new(),
+                user: opts.agent_user.clone(),
+                password: opts.agent_password.clone(),
+                // Agents generate their own certificates; loopback setups
+                // use http. A CA option belongs here once agents get
+                // certificates from a CA.
+                tls: TlsVerify::Insecure,
+                timeout: Duration::from_secs(30),
+            },
+        )
+        .context("opening the inventory")?,
+    );
+    for (name, url) in &opts.agents {
+        inventory
+            .upsert_host(name, url)
+            .with_context(|| format!("registering agent {name}"))?;
+    }
+    for (host, r) in inventory.resync_all(16).await? {
+        match r {
+            Ok(rep) => tracing::info!(host, vms_added = rep.added.len(), "host in sync"),
+            Err(e) => tracing::warn!(host, error = %e, "host not reachable"),
+        }
+    }
+
+    let repo = crate::schema::load(&[INTEROP_NS], &[], opts.serve.schemas.as_deref())?;
+    let mut registry = Registry::new();
+    let mut profiles = ProfileTable::default();
+    let interop = InteropProvider::install(&mut registry, &mut profiles);
+    let cimom = Cimom::new(
+        repo,
+        registry,
+        profiles,
+        CimomConfig {
+            host: opts.serve.host_name.clone(),
+            ..Default::default()
+        },
+    );
+    interop.attach(&cimom);
+    let wbem = transport::serve(
+        transport_config(&opts.serve),
+        users.clone(),
+        Dispatcher::new(cimom),
+        None,
+        stopped(stop.clone()),
+    )
+    .await
+    .context("starting the WBEM server")?;
+
+    let tls = match &opts.serve.tls_files {
+        Some((cert, key)) => TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        None => TlsSource::Generate {
+            state_dir: opts.serve.state_dir.clone(),
+        },
+    };
+    let api = vine_console::serve(
+        ApiConfig {
+            addr: opts.api,
+            tls: Some(tls),
+        },
+        users,
+        Arc::new(Api {
+            inventory: inventory.clone(),
+        }),
+        stopped(stop.clone()),
+    )
+    .await
+    .context("starting the REST API")?;
+
+    let inv = inventory.clone();
+    let every = opts.resync;
+    let mut stop_rx = stop;
+    let resync_task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop_rx.changed() => {}
+            }
+            if *stop_rx.borrow() {
+                return;
+            }
+            match inv.resync_all(16).await {
+                Ok(results) => {
+                    for (host, r) in results {
+                        if let Err(e) = r {
+                            tracing::warn!(host, error = %e, "resync failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "resync failed"),
+            }
+        }
+    });
+    Ok(RunningManager {
+        wbem,
+        api,
+        inventory,
+        resync_task,
+    })
+}
+
+/// Runs `vine manager` until a signal.
+pub async fn run(args: ManagerArgs) -> Result<()> {
+    let serve = ServeConfig::resolve(args.serve, "127.0.0.1:5988", "127.0.0.1:5989")?;
+    let api: SocketAddr = args
+        .api
+        .parse()
+        .with_context(|| format!("--api `{}` is not an address like {DEFAULT_API}", args.api))?;
+    let agents = args
+        .agents
+        .iter()
+        .map(|a| parse_agent(a))
+        .collect::<Result<Vec<_>>>()?;
+    let agent_password = match &args.agent_password_file {
+        Some(f) => std::fs::read_to_string(f)
+            .with_context(|| format!("reading --agent-password-file {}", f.display()))?
+            .trim()
+            .to_string(),
+        None => std::env::var("VINE_AGENT_PASSWORD").unwrap_or_default(),
+    };
+    let (tx, rx) = watch::channel(false);
+    let running = start(
+        ManagerOptions {
+            serve,
+            api,
+            agents,
+            agent_user: args.agent_user,
+            agent_password,
+            resync: Duration::from_secs(args.resync_secs.max(1)),
+        },
+        rx,
+    )
+    .await?;
+    running.print_urls();
+    tracing::info!("manager serving; Ctrl-C stops");
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    running.wait().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agents_are_name_equals_url() {
+        assert_eq!(
+            parse_agent("a=http://h:1").unwrap(),
+            ("a".to_string(), "http://h:1".to_string())
+        );
+        assert!(parse_agent("http://h:1").is_err());
+        assert!(parse_agent("a=h:1").is_err());
+        assert!(parse_agent("=http://h").is_err());
+    }
+}

@@ -53,7 +53,7 @@ fn schemas_dir() -> PathBuf {
 fn repository() -> Repository {
     static BASE: OnceLock<Repository> = OnceLock::new();
     BASE.get_or_init(|| {
-        let source = FsSource::new(&schemas_dir());
+        let source = FsSource::new(schemas_dir());
         let mut repo = Repository::new();
         repo.create_namespace(VIRT_NS);
         for f in ["qualifiers.mof", "dmtf/index.mof"] {

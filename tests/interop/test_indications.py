@@ -108,7 +108,13 @@ def test_subscribe_receive_and_unsubscribe(server, listener, manager):
     assert [r.keybindings["Handler"]["Name"] for r in refs] == [dest["Name"]]
     far = interop.Associators(filt.path, AssocClass="CIM_IndicationSubscription")
     assert [(a.classname, a["Destination"]) for a in far] == [("CIM_ListenerDestinationCIMXML", listener.url)]
-    assert "Indications" in [p["RegisteredName"] for p in pywbem.WBEMServer(interop).profiles]
+    wbem = pywbem.WBEMServer(interop)
+    profile = [p for p in wbem.profiles if p["RegisteredName"] == "Indications"]
+    assert len(profile) == 1
+    services = wbem.get_central_instances(profile[0].path, central_class="CIM_IndicationService")
+    assert [s.classname for s in services] == ["CIM_IndicationService"]
+    service = interop.GetInstance(services[0])
+    assert service["DeliveryRetryAttempts"] == 3 and service["DeliveryRetryInterval"] == 20
 
     conn = server.conn()
     item_id, path = new_item(conn, "ind")

@@ -14,7 +14,7 @@ use vine_cim::{CimClass, CimError, CimInstance, CimInstanceName, CimResult, CimS
 use super::matching::{compile, Filter};
 use super::model::{
     now_secs, u16_prop, DestinationRec, FilterRec, ObjKey, SubscriptionRec, DESTINATION_CLASS,
-    FILTER_CLASS, STATE_DISABLED, STATE_ENABLED, SUBSCRIPTION_CLASS,
+    FILTER_CLASS, SERVICE_CLASS, STATE_DISABLED, STATE_ENABLED, SUBSCRIPTION_CLASS,
 };
 use super::service::{IndicationService, Sub};
 use crate::provider::{InstanceProvider, RequestContext};
@@ -49,6 +49,9 @@ impl InstanceProvider for IndicationService {
         _ctx: &RequestContext,
         class: &CimClass,
     ) -> CimResult<Vec<CimInstance>> {
+        if is(class, SERVICE_CLASS) {
+            return Ok(vec![self.service_instance(&self.cimom()?.config().host)]);
+        }
         let now = now_secs();
         let t = self.lock();
         Ok(if is(class, FILTER_CLASS) {
@@ -75,6 +78,13 @@ impl InstanceProvider for IndicationService {
         class: &CimClass,
         name: &CimInstanceName,
     ) -> CimResult<CimInstance> {
+        if is(class, SERVICE_CLASS) {
+            let inst = self.service_instance(&self.cimom()?.config().host);
+            return match &inst.path {
+                Some(p) if p.same_object(name) => Ok(inst),
+                _ => Err(CimError::not_found(name.local())),
+            };
+        }
         let now = now_secs();
         let t = self.lock();
         let found = if is(class, SUBSCRIPTION_CLASS) {
@@ -282,6 +292,12 @@ impl InstanceProvider for IndicationService {
             tracing::info!(filter = %k.0.name, handler = %k.1.name, "indication subscription deleted");
             self.ended(vec![gone]);
             return Ok(());
+        }
+        if !is(class, FILTER_CLASS) && !is(class, DESTINATION_CLASS) {
+            return Err(CimError::not_supported(format!(
+                "instances of {} cannot be deleted",
+                class.name
+            )));
         }
         let k = obj_key(name)?;
         let filter = is(class, FILTER_CLASS);

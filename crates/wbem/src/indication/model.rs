@@ -12,6 +12,8 @@ use crate::interop::INTEROP_NS;
 pub const FILTER_CLASS: &str = "CIM_IndicationFilter";
 pub const DESTINATION_CLASS: &str = "CIM_ListenerDestinationCIMXML";
 pub const SUBSCRIPTION_CLASS: &str = "CIM_IndicationSubscription";
+/// The DSP1054 central class: the one indication service.
+pub const SERVICE_CLASS: &str = "CIM_IndicationService";
 /// The scoping system class written when a client leaves it out.
 pub const SYSTEM_CLASS: &str = "CIM_ComputerSystem";
 

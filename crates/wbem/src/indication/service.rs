@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use tokio::sync::{mpsc, watch};
 use vine_cim::name::namespace_eq;
-use vine_cim::{CimDateTime, CimError, CimInstanceName, CimResult};
+use vine_cim::{CimDateTime, CimError, CimInstance, CimInstanceName, CimResult};
 
 use super::config::{IndicationConfig, SUBSCRIPTIONS_FILE};
 use super::delivery::{DeliveryConfig, DeliveryError, DeliveryEvents, DestQueue, Pending, SubKey};
 use super::matching::{compile, is_a, selects, shape, Filter};
 use super::model::{
     now_secs, DestinationRec, ObjKey, Persisted, SubscriptionRec, DESTINATION_CLASS, FILTER_CLASS,
-    POLICY_DISABLE, POLICY_REMOVE, STATE_DEGRADED, STATE_DISABLED, STATE_ENABLED,
-    SUBSCRIPTION_CLASS,
+    POLICY_DISABLE, POLICY_REMOVE, SERVICE_CLASS, STATE_DEGRADED, STATE_DISABLED, STATE_ENABLED,
+    SUBSCRIPTION_CLASS, SYSTEM_CLASS,
 };
 use super::{store, IndicationSink, Published};
 use crate::interop::INTEROP_NS;
@@ -163,11 +163,17 @@ impl IndicationService {
             shutdown: watch::channel(false).0,
             me: me.clone(),
         });
-        for class in [FILTER_CLASS, DESTINATION_CLASS, SUBSCRIPTION_CLASS] {
+        for class in [
+            FILTER_CLASS,
+            DESTINATION_CLASS,
+            SUBSCRIPTION_CLASS,
+            SERVICE_CLASS,
+        ] {
             registry.register_instances(INTEROP_NS, class, service.clone());
         }
         profiles.add(
             ProfileSpec::dmtf(INDICATIONS_PROFILE, "Indications", "1.1.0")
+                .central(INTEROP_NS, SERVICE_CLASS)
                 .references("DMTF:Profile Registration:1.0.0"),
         );
         service
@@ -268,6 +274,36 @@ impl IndicationService {
             .iter()
             .map(|(_, q)| q.dropped())
             .sum()
+    }
+
+    /// The CIM_IndicationService instance: this service and its retry
+    /// settings.
+    pub(super) fn service_instance(&self, host: &str) -> CimInstance {
+        let path = CimInstanceName::new(SERVICE_CLASS)
+            .with_key("SystemCreationClassName", SYSTEM_CLASS)
+            .with_key("SystemName", host)
+            .with_key("CreationClassName", SERVICE_CLASS)
+            .with_key("Name", "vine:indications")
+            .with_namespace(INTEROP_NS);
+        let mut inst = CimInstance::new(SERVICE_CLASS)
+            .with("ElementName", "vine indication service")
+            .with("Started", true)
+            .with("EnabledState", 2u16)
+            .with("OperationalStatus", vec![2u16])
+            .with("FilterCreationEnabled", true)
+            .with(
+                "DeliveryRetryAttempts",
+                u16::try_from(self.config.retry_attempts).unwrap_or(u16::MAX),
+            )
+            .with(
+                "DeliveryRetryInterval",
+                u32::try_from(self.config.retry_interval.as_secs()).unwrap_or(u32::MAX),
+            );
+        for (k, v) in &path.key_bindings {
+            inst.set(k.clone(), v.clone());
+        }
+        inst.path = Some(path);
+        inst
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Table> {

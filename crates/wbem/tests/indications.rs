@@ -16,12 +16,14 @@ use tokio::sync::oneshot;
 use vine_cim::mof::{compile, FsSource};
 use vine_cim::{CimError, CimInstance, CimInstanceName, CimValue, Repository};
 use vine_cimxml::DecodeLimits;
+use vine_wbem::client::TlsVerify;
 use vine_wbem::indication::{IndicationConfig, IndicationService};
 use vine_wbem::interop::{InteropProvider, INTEROP_NS};
 use vine_wbem::provider::{IndicationFilterInfo, IndicationProvider, RequestContext};
 use vine_wbem::sample::{SampleProvider, SAMPLE_NS};
 use vine_wbem::server::profiles::ProfileTable;
 use vine_wbem::server::{Cimom, CimomConfig, Registry};
+use vine_wbem::transport::{tls, TlsSource};
 
 // ------------------------------------------------------------------ setup
 
@@ -204,8 +206,23 @@ struct Listener {
 }
 
 async fn listener(refuse: usize) -> Listener {
+    listener_on(refuse, None).await
+}
+
+/// A listener over TLS with the certificate `vine_wbem` generates in
+/// `state_dir` (valid for 127.0.0.1).
+async fn tls_listener(state_dir: &Path) -> Listener {
+    let config = tls::server_config(&TlsSource::Generate {
+        state_dir: state_dir.to_path_buf(),
+    })
+    .unwrap();
+    listener_on(0, Some(tokio_rustls::TlsAcceptor::from(config))).await
+}
+
+async fn listener_on(refuse: usize, tls: Option<tokio_rustls::TlsAcceptor>) -> Listener {
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/listen", tcp.local_addr().unwrap());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}/listen", tcp.local_addr().unwrap());
     let got = Arc::new(Mutex::new(Vec::new()));
     let requests = Arc::new(AtomicUsize::new(0));
     let refuse = Arc::new(AtomicUsize::new(refuse));
@@ -215,7 +232,7 @@ async fn listener(refuse: usize) -> Listener {
             let Ok((stream, _)) = tcp.accept().await else {
                 return;
             };
-            let (g, r, f) = (g.clone(), r.clone(), f.clone());
+            let (g, r, f, tls) = (g.clone(), r.clone(), f.clone(), tls.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                     let (g, r, f) = (g.clone(), r.clone(), f.clone());
@@ -249,9 +266,18 @@ async fn listener(refuse: usize) -> Listener {
                         Ok::<_, std::convert::Infallible>(resp.unwrap())
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                let http = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    None => {
+                        let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                    Some(acceptor) => {
+                        // A client that distrusts the certificate hangs up here.
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                }
             });
         }
     });
@@ -590,4 +616,41 @@ async fn publish_never_blocks_even_when_nothing_reads() {
     }
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(profiles.get("DMTF:Indications:1.1.0").is_some());
+}
+
+#[tokio::test]
+async fn https_listeners_are_verified_unless_told_otherwise() {
+    let certs = tempfile::tempdir().unwrap();
+    let l = tls_listener(certs.path()).await;
+    let (cert, _) = tls::generated_paths(certs.path());
+    let trusting = |tls: TlsVerify| {
+        let mut cfg = fast(None);
+        cfg.retry_attempts = 0;
+        cfg.tls = tls;
+        server(cfg)
+    };
+
+    // The default trust (the system bundle) does not know the listener's
+    // self-signed certificate.
+    let s = trusting(fast(None).tls);
+    s.subscribe("f", "SELECT * FROM CIM_InstCreation", &l.url, &[])
+        .await;
+    s.new_item("refused").await;
+    eventually("a TLS failure", || s.status().failed == 1).await;
+    assert!(s.status().last_error.unwrap().contains("TLS"));
+
+    let s = trusting(TlsVerify::CaFile(cert));
+    s.subscribe("f", "SELECT * FROM CIM_InstCreation", &l.url, &[])
+        .await;
+    s.new_item("trusted").await;
+
+    let s2 = trusting(TlsVerify::Insecure);
+    s2.subscribe("f", "SELECT * FROM CIM_InstCreation", &l.url, &[])
+        .await;
+    s2.new_item("insecure").await;
+
+    let got = l.wait(2).await;
+    let mut ids: Vec<String> = got.iter().map(source_id).collect();
+    ids.sort();
+    assert_eq!(ids, ["insecure", "trusted"]);
 }

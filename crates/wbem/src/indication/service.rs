@@ -108,6 +108,9 @@ pub struct IndicationService {
     inbox: Mutex<Option<mpsc::Receiver<Published>>>,
     queues: Mutex<Vec<(ObjKey, Arc<DestQueue>)>>,
     run_id: String,
+    /// Queues made so far; part of SequenceContext, so a destination
+    /// deleted and made again starts a new sequence context.
+    queues_made: std::sync::atomic::AtomicU64,
     shutdown: watch::Sender<bool>,
     me: Weak<IndicationService>,
 }
@@ -160,6 +163,7 @@ impl IndicationService {
             inbox: Mutex::new(Some(rx)),
             queues: Mutex::new(Vec::new()),
             run_id,
+            queues_made: Default::default(),
             shutdown: watch::channel(false).0,
             me: me.clone(),
         });
@@ -183,14 +187,32 @@ impl IndicationService {
     /// [`Cimom::new`]. Checks the queries of filters loaded from the file.
     pub fn attach(&self, cimom: &Arc<Cimom>) {
         let _ = self.cimom.set(Arc::downgrade(cimom));
-        let repo = cimom.repo();
+        // The router takes the table lock, then the repository's; never
+        // the other way round, so compile before locking the table.
+        let loaded: Vec<_> = self
+            .lock()
+            .filters
+            .iter()
+            .filter(|f| f.query.is_none())
+            .map(|f| f.rec.clone())
+            .collect();
+        let compiled: Vec<_> = {
+            let repo = cimom.repo();
+            loaded
+                .into_iter()
+                .filter_map(|rec| match compile(&rec, &repo) {
+                    Ok(q) => Some((rec.key, q)),
+                    Err(e) => {
+                        tracing::error!(filter = %rec.key.name, error = %e, "saved filter no longer fits the schema; it selects nothing");
+                        None
+                    }
+                })
+                .collect()
+        };
         let mut t = self.lock();
-        for f in t.filters.iter_mut().filter(|f| f.query.is_none()) {
-            match compile(&f.rec, &repo) {
-                Ok(q) => f.query = Some(q),
-                Err(e) => {
-                    tracing::error!(filter = %f.rec.key.name, error = %e, "saved filter no longer fits the schema; it selects nothing")
-                }
+        for (key, q) in compiled {
+            if let Some(f) = t.filters.iter_mut().find(|f| f.rec.key == key) {
+                f.query = Some(q);
             }
         }
     }
@@ -402,9 +424,12 @@ impl IndicationService {
             .iter()
             .find(|d| d.key == *handler)
             .map(|d| d.destination.clone())?;
+        let n = self
+            .queues_made
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let q = DestQueue::new(
             self.config.queue_capacity,
-            format!("{}:{}", self.run_id, handler.name),
+            format!("{}-{n}:{}", self.run_id, handler.name),
         );
         let events: Weak<dyn DeliveryEvents> = self.me.clone();
         q.spawn(

@@ -196,6 +196,9 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
 
     /// Subscribe to changes of records whose id starts with `prefix` (`""`
     /// for all). Only changes made after this call are seen.
+    ///
+    /// Drain it promptly or drop it: sled queues at most 1,024 events per
+    /// subscriber and then **blocks the writers** until it is read.
     pub fn watch(&self, prefix: &str) -> Watch<T> {
         Watch::new(self.tree.watch_prefix(prefix), self.name.clone())
     }

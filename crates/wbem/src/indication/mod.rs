@@ -23,6 +23,8 @@ pub mod config;
 mod delivery;
 /// CIM operations on filters, destinations and subscriptions.
 mod instances;
+/// Provider activation, expiry, delivery outcomes.
+mod lifecycle;
 /// Filter checks, matching and shaping of indications.
 mod matching;
 /// The records behind the interop instances.

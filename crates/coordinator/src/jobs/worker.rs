@@ -63,9 +63,15 @@ impl JobEngine {
     /// the time the next not-yet-due job is due.
     fn take_due(&self, now: u64, limit: usize) -> (Vec<JobId>, Option<u64>) {
         let mut pending = lock(&self.inner.pending);
+        // A job re-queued by a task that has not quite ended yet waits for
+        // that task: one run per job at a time.
+        let running = lock(&self.inner.running);
         let mut due = Vec::new();
         let mut next_due: Option<u64> = None;
         for (id, &at) in pending.iter() {
+            if running.contains_key(id) {
+                continue;
+            }
             if at <= now {
                 if due.len() < limit {
                     due.push(id.clone());
@@ -86,7 +92,12 @@ impl JobEngine {
         // after it always finds the flag.
         lock(&self.inner.running).insert(id.clone(), flag.clone());
         let outcome = self.drive(&id, &flag).await;
-        lock(&self.inner.running).remove(&id);
+        {
+            let mut running = lock(&self.inner.running);
+            if running.get(&id).is_some_and(|f| Arc::ptr_eq(f, &flag)) {
+                running.remove(&id);
+            }
+        }
         if let Err(e) = outcome {
             // The store refused a write: the job keeps its last stored
             // state; try it again later rather than lose it.
@@ -106,6 +117,13 @@ impl JobEngine {
     /// engine stops.
     async fn drive(&self, id: &JobId, flag: &Arc<AtomicBool>) -> Result<()> {
         let mut job = match self.persist(id, |job| {
+            if job.state == JobState::Running {
+                // Left Running by a store write that failed in an earlier
+                // run of this engine (only this engine runs it: the store
+                // is locked to one process, and one task per job): re-run
+                // the stored step, as after a crash.
+                return Ok(());
+            }
             let note = if job.attempts == 0 {
                 format!("running step {}", job.step)
             } else {

@@ -184,24 +184,30 @@ impl AssocProvider {
     }
 
     /// The instances of association `base` that involve no domain.
-    fn host_level(&self, base: &str) -> Vec<CimInstance> {
+    async fn host_level(&self, base: &str) -> CimResult<Vec<CimInstance>> {
         let ctx = &self.ctx;
         let class = ctx.class(base);
-        match base {
+        if base == "ElementCapabilities" {
+            // Pools that come and go are asked for each time; the
+            // primordial pools' pairs are in `ctx.links`.
+            let pairs = crate::capabilities::pool_capability_links(ctx).await?;
+            return Ok(ctx
+                .links
+                .capabilities()
+                .into_iter()
+                .chain(pairs)
+                .map(|(e, c)| link(&class, ("ManagedElement", e), ("Capabilities", c)))
+                .collect());
+        }
+        Ok(match base {
             "HostedService" => ctx
                 .links
                 .hosted_services()
                 .into_iter()
                 .map(|s| link(&class, ("Antecedent", ctx.host_path()), ("Dependent", s)))
                 .collect(),
-            "ElementCapabilities" => ctx
-                .links
-                .capabilities()
-                .into_iter()
-                .map(|(e, c)| link(&class, ("ManagedElement", e), ("Capabilities", c)))
-                .collect(),
             _ => Vec::new(),
-        }
+        })
     }
 
     fn base<'a>(&self, class: &'a CimClass) -> &'a str {
@@ -252,7 +258,7 @@ impl InstanceProvider for AssocProvider {
         class: &CimClass,
     ) -> CimResult<Vec<CimInstance>> {
         let base = self.base(class);
-        let mut out = self.host_level(base);
+        let mut out = self.host_level(base).await?;
         if !matches!(base, "HostedService") {
             for v in view::load_all(&self.ctx).await? {
                 out.extend(self.for_domain(base, &v));
@@ -277,7 +283,7 @@ impl AssociationProvider for AssocProvider {
             return self.enumerate_instances(rc, assoc_class).await;
         };
         let base = self.base(assoc_class);
-        let mut out = self.host_level(base);
+        let mut out = self.host_level(base).await?;
         match view::load(&self.ctx, &dom).await {
             Ok(v) => out.extend(self.for_domain(base, &v)),
             Err(e) if e.status == vine_cim::CimStatus::NotFound => {}

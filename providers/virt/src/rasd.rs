@@ -16,8 +16,9 @@ use vine_hypervisor::{
 use crate::context::VirtContext;
 use crate::paths::{
     self, device_id, instance_id_path, network_pool_id, pool_for_disk, split_pool_id,
-    MEMORY_POOL_ID, NETWORK_POOL_PRIMORDIAL, PROCESSOR_POOL_ID,
+    NETWORK_POOL_PRIMORDIAL,
 };
+use crate::pools::{self, PoolKind};
 
 /// ResourceType values (CIM_ResourceAllocationSettingData).
 pub mod resource_type {
@@ -613,7 +614,10 @@ pub fn proc_rasd(ctx: &VirtContext, spec: &DomainSpec) -> CimInstance {
     .with("VirtualQuantityUnits", "count")
     .with("AllocationUnits", "count")
     .with("Limit", u64::from(spec.max_vcpus.max(spec.vcpus)))
-    .with("PoolID", PROCESSOR_POOL_ID)
+    .with(
+        "PoolID",
+        pools::pool_of(ctx, &spec.name, PoolKind::Processor),
+    )
 }
 
 /// The memory RASD of a domain.
@@ -625,7 +629,7 @@ pub fn mem_rasd(ctx: &VirtContext, spec: &DomainSpec) -> CimInstance {
         .with("Limit", spec.max_memory_kib.max(spec.memory_kib))
         .with("VirtualQuantityUnits", "byte*2^10")
         .with("AllocationUnits", "byte*2^10")
-        .with("PoolID", MEMORY_POOL_ID)
+        .with("PoolID", pools::pool_of(ctx, &spec.name, PoolKind::Memory))
 }
 
 /// The RASD of one disk.

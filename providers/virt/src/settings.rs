@@ -81,6 +81,10 @@ impl InstanceProvider for SettingsProvider {
         class: &CimClass,
         name: &CimInstanceName,
     ) -> CimResult<CimInstance> {
+        // Allocation capabilities' template RASDs (`<PoolID>/<Role>`).
+        if let Some(inst) = crate::capabilities::template_rasd(&self.ctx, name).await? {
+            return Ok(inst);
+        }
         let id = name
             .key_str("InstanceID")
             .ok_or_else(|| CimError::not_found(name.local()))?;

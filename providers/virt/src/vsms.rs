@@ -21,9 +21,35 @@ use vine_wbem::provider::{
 
 use crate::context::{DomainGuard, VirtContext};
 use crate::paths::{device_id, instance_id_path, split_device_id, split_vssd_id};
+use crate::pools::{self, PoolKind};
 use crate::rasd::{self, RasdKind};
 use crate::system::domain_of;
 use crate::view;
+
+/// The PoolID the processor or memory RASD among `rasds` asks for; the
+/// primordial pool when there is no such RASD or it names none.
+fn requested_pool(rasds: &[CimInstance], kind: RasdKind) -> CimResult<String> {
+    let pool_kind = match kind {
+        RasdKind::Proc => PoolKind::Processor,
+        _ => PoolKind::Memory,
+    };
+    for r in rasds {
+        if rasd::kind_of(r)? != kind {
+            continue;
+        }
+        if let Some(id) = r.get_str("PoolID").map(str::trim).filter(|s| !s.is_empty()) {
+            if PoolKind::of_id(id) != Some(pool_kind) {
+                return Err(CimError::invalid_parameter(format!(
+                    "PoolID `{id}` of a {} RASD must name a {}",
+                    kind.class_base(),
+                    pool_kind.base()
+                )));
+            }
+            return Ok(id.to_string());
+        }
+    }
+    Ok(pools::primordial_id(pool_kind).to_string())
+}
 
 /// Decodes an embedded instance parameter value (one, or each of an array).
 pub fn embedded_instances(v: &CimValue, what: &str) -> CimResult<Vec<CimInstance>> {
@@ -150,8 +176,14 @@ impl VsmsProvider {
         let caps = caps(ctx).await?;
         let spec = rasd::spec_from_settings(&ctx.prefix, &vssd, &rasds, &caps, reference.as_ref())?;
         let _guard = lock(ctx, &spec.name)?;
+        let proc_pool = requested_pool(&rasds, RasdKind::Proc)?;
+        let mem_pool = requested_pool(&rasds, RasdKind::Mem)?;
+        pools::admit(ctx, &proc_pool, spec.vcpus, spec.memory_kib).await?;
+        pools::admit(ctx, &mem_pool, spec.vcpus, spec.memory_kib).await?;
         let name = spec.name.clone();
         let info = ctx.call(move |hv| hv.define(&spec)).await?;
+        pools::assign(ctx, &info.name, &proc_pool);
+        pools::assign(ctx, &info.name, &mem_pool);
         tracing::info!(domain = %name, uuid = %info.uuid, "defined");
         Ok(MethodResult::code(0).with_out("ResultingSystem", ctx.system_path(&info.name)))
     }
@@ -174,6 +206,7 @@ impl VsmsProvider {
             hv.undefine(&d)
         })
         .await?;
+        pools::release(ctx, &dom);
         tracing::info!(domain = %dom, "destroyed and undefined");
         Ok(MethodResult::code(0))
     }

@@ -296,6 +296,130 @@ async fn child_pools_carve_refuse_overcommit_and_delete() {
         Some(1 << 20)
     );
 
+    // DefineSystem draws from the child pools its RASDs name.
+    let vsms = a
+        .ctx
+        .service_path("VirtualSystemManagementService", "Management Service");
+    let p = a.ctx.prefix.clone();
+    let define = |vcpus: u64, proc_pool: &str| {
+        let rasds = vec![
+            CimInstance::new(format!("{p}_ProcResourceAllocationSettingData"))
+                .with("ResourceType", 3u16)
+                .with("VirtualQuantity", vcpus)
+                .with("PoolID", proc_pool),
+            CimInstance::new(format!("{p}_MemResourceAllocationSettingData"))
+                .with("ResourceType", 4u16)
+                .with("VirtualQuantity", 256u64)
+                .with("AllocationUnits", "byte*2^20")
+                .with("PoolID", "MemoryPool/db"),
+        ];
+        vec![
+            CimParamValue::new(
+                "SystemSettings",
+                CimInstance::new(format!("{p}_VirtualSystemSettingData"))
+                    .with("VirtualSystemIdentifier", "pooled")
+                    .with("ElementName", "pooled"),
+            ),
+            CimParamValue::new(
+                "ResourceSettings",
+                CimValue::Array(rasds.into_iter().map(CimValue::from).collect()),
+            ),
+        ]
+    };
+    // web has 4 vCPUs: 5 are refused, saying so.
+    let err = call(
+        &a,
+        vsms.clone(),
+        "DefineSystem",
+        define(5, "ProcessorPool/web"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.cim_status(), Some(CimStatus::Failed), "{err}");
+    assert!(
+        err.to_string()
+            .contains("insufficient resources in ProcessorPool/web"),
+        "{err}"
+    );
+    assert!(matches!(h.hv.domain("pooled"), Err(HvError::NoDomain(_))));
+    // A PoolID of the wrong kind or of no pool is the client's mistake.
+    let err = call(&a, vsms.clone(), "DefineSystem", define(1, "MemoryPool/db"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.cim_status(), Some(CimStatus::InvalidParameter), "{err}");
+    let err = call(
+        &a,
+        vsms.clone(),
+        "DefineSystem",
+        define(1, "ProcessorPool/nope"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.cim_status(), Some(CimStatus::InvalidParameter), "{err}");
+    // 2 fit; the guest's RASDs name the child pools and the pools count it.
+    let r = call(
+        &a,
+        vsms.clone(),
+        "DefineSystem",
+        define(2, "ProcessorPool/web"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rc(&r), 0);
+    let rasd_of = |base: &str, devid: &str| {
+        vine_providers_virt::paths::instance_id_path(&a.class(base), &format!("pooled/{devid}"))
+    };
+    let got = a
+        .client
+        .get_instance(
+            VIRT_NS,
+            &rasd_of("ProcResourceAllocationSettingData", "proc"),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.get_str("PoolID"), Some("ProcessorPool/web"));
+    let got = a
+        .client
+        .get_instance(
+            VIRT_NS,
+            &rasd_of("MemResourceAllocationSettingData", "mem"),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.get_str("PoolID"), Some("MemoryPool/db"));
+    let procs = a.enumerate("ProcessorPool").await;
+    assert_eq!(
+        u64_of(by(&procs, "InstanceID", "ProcessorPool/web"), "Reserved"),
+        Some(2)
+    );
+    // A child pool's capabilities are linked by ElementCapabilities.
+    let caps_of_web = assoc_names(&a, web, "ElementCapabilities").await;
+    assert_eq!(ids(&caps_of_web, "InstanceID"), vec!["ProcessorPool/web"]);
+    // DestroySystem gives the vCPUs back to the child pool.
+    let r = call(
+        &a,
+        vsms,
+        "DestroySystem",
+        vec![CimParamValue::new(
+            "AffectedSystem",
+            CimValue::Reference(Box::new(a.ctx.system_path("pooled"))),
+        )],
+    )
+    .await
+    .unwrap();
+    assert_eq!(rc(&r), 0);
+    assert_eq!(
+        a.ctx.pools.member_of("pooled", pools::PoolKind::Processor),
+        None
+    );
+    let procs = a.enumerate("ProcessorPool").await;
+    assert_eq!(
+        u64_of(by(&procs, "InstanceID", "ProcessorPool/web"), "Reserved"),
+        Some(0)
+    );
+
     // Admission against the child pool (what DefineSystem calls).
     let e = pools::admit(&a.ctx, "ProcessorPool/web", 5, 0)
         .await
@@ -422,6 +546,40 @@ async fn allocation_capabilities_and_templates() {
             ("ProcessorPool/0/Increment".to_string(), 3, 3),
             ("ProcessorPool/0/Maximum".to_string(), 3, 2),
             ("ProcessorPool/0/Minimum".to_string(), 3, 1),
+        ]
+    );
+
+    // Associators over SettingsDefineCapabilities: the four templates, from
+    // the RASD provider.
+    let templates = a
+        .client
+        .associators(
+            VIRT_NS,
+            &caps_path,
+            &AssocArgs {
+                assoc_class: Some(a.class("SettingsDefineCapabilities")),
+                ..Default::default()
+            },
+            &EnumArgs::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(templates.len(), 4, "{templates:?}");
+    assert!(templates.iter().all(|t| {
+        t.get_str("PoolID") == Some("ProcessorPool/0") && u16_of(t, "ResourceType") == Some(3)
+    }));
+    let mut tids: Vec<&str> = templates
+        .iter()
+        .filter_map(|t| t.get_str("InstanceID"))
+        .collect();
+    tids.sort();
+    assert_eq!(
+        tids,
+        [
+            "ProcessorPool/0/Default",
+            "ProcessorPool/0/Increment",
+            "ProcessorPool/0/Maximum",
+            "ProcessorPool/0/Minimum"
         ]
     );
 

@@ -15,6 +15,7 @@
 //! Default ports are 15988 (HTTP) and 15989 (HTTPS), so an agent and a
 //! manager (5988/5989) can share a machine.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -66,6 +67,33 @@ pub struct AgentArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub indications: IndicationArgs,
+    /// A migration peer: its host name and libvirt URI
+    /// (`--peer b=qemu+ssh://b/system`); repeat for more
+    #[arg(long = "peer", value_name = "NAME=URI", value_parser = parse_peer)]
+    pub peers: Vec<(String, String)>,
+}
+
+/// `NAME=URI` of `--peer`.
+fn parse_peer(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, uri)) if !name.trim().is_empty() && !uri.trim().is_empty() => {
+            Ok((name.trim().to_string(), uri.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{s}` is not NAME=URI (e.g. b=qemu+ssh://b/system)"
+        )),
+    }
+}
+
+/// The peers of `--peer`, by host name; a name given twice is refused.
+fn peer_map(peers: &[(String, String)]) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    for (name, uri) in peers {
+        if out.insert(name.clone(), uri.clone()).is_some() {
+            bail!("--peer {name} is given twice");
+        }
+    }
+    Ok(out)
 }
 
 /// A class prefix must make valid class names (`KVM_ComputerSystem`).
@@ -183,6 +211,7 @@ pub async fn start(
     let hv_dyn: Arc<dyn Hypervisor> = hv.clone();
     let mut ctx = VirtContext::new(hv_dyn, &prefix, &cfg.host_name);
     ctx.sink = Some(indications.sink());
+    ctx.peers = Arc::new(peer_map(&args.peers)?);
     let installed = vine_providers_virt::install(&mut registry, &mut profiles, ctx);
 
     let cimom = Cimom::new(
@@ -228,6 +257,21 @@ pub async fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peers_are_name_equals_uri() {
+        assert_eq!(
+            parse_peer("b=qemu+ssh://b/system"),
+            Ok(("b".into(), "qemu+ssh://b/system".into()))
+        );
+        assert!(parse_peer("b").is_err());
+        assert!(parse_peer("=test:///default").is_err());
+        assert!(parse_peer("b=").is_err());
+        let p = |n: &str| (n.to_string(), format!("test:///{n}.xml"));
+        let m = peer_map(&[p("a"), p("b")]).unwrap();
+        assert_eq!(m.get("b").map(String::as_str), Some("test:///b.xml"));
+        assert!(peer_map(&[p("a"), p("a")]).is_err());
+    }
 
     #[test]
     fn prefixes_must_make_class_names() {

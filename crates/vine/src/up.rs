@@ -136,6 +136,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
                     indication_ca: None,
                     indication_insecure: false,
                 },
+                peers: Vec::new(),
             },
             rx.clone(),
         )

@@ -3,9 +3,9 @@
 
 /// Load balancing of virtual servers (HAProxy).
 pub mod cluster;
-/// The Virtual Node Interface: CIM-XML calls to host agents.
-pub mod vni;
 /// Hosts and VMs as the manager last saw them, stored.
 pub mod inventory;
 /// Durable jobs: the engine every long operation runs on.
 pub mod jobs;
+/// The Virtual Node Interface: CIM-XML calls to host agents.
+pub mod vni;

@@ -202,6 +202,13 @@ pub async fn run(args: UpArgs) -> Result<()> {
     for a in agents {
         a.wait().await;
     }
-    println!("vine up: stopped; state kept in {}", dir.display());
+    // stdout may be gone by now (a closed terminal or pipe); that is no
+    // reason to fail a clean stop.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stdout(),
+        "vine up: stopped; state kept in {}",
+        dir.display()
+    );
     Ok(())
 }

@@ -13,47 +13,47 @@ pub mod errors;
 /// Object paths and InstanceIDs of every class, in one place.
 pub mod paths;
 
-/// Resource pools, child pools and admission control (DSP1041/1045/1059).
-pub mod pools;
 /// Allocation capabilities and their template RASDs (DSP1043).
 pub mod capabilities;
-/// The pool provider and the pool configuration service.
-pub mod rpcs;
-/// HostedResourcePool, ResourceAllocationFromPool, ElementAllocatedFromPool.
-pub mod pool_assoc;
+/// Base metrics (DSP1053) over the monitor's history.
+pub mod metrics;
 /// The virtual system migration service (DSP1081).
 pub mod migration;
 /// The resource monitor: periodic samples with bounded history.
 pub mod monitor;
-/// Base metrics (DSP1053) over the monitor's history.
-pub mod metrics;
+/// HostedResourcePool, ResourceAllocationFromPool, ElementAllocatedFromPool.
+pub mod pool_assoc;
+/// Resource pools, child pools and admission control (DSP1041/1045/1059).
+pub mod pools;
 /// Installs pools, migration, metrics and their profiles.
 pub mod resources;
+/// The pool provider and the pool configuration service.
+pub mod rpcs;
 
-/// Registers the providers and profiles: start here.
-pub mod install;
+/// SystemDevice, HostedDependency, SettingsDefineState, … associations.
+pub mod assoc;
+/// `<P>_Processor`, `_Memory`, `_LogicalDisk`, `_NetworkPort`.
+pub mod devices;
+/// libvirt domain events → Created/Deleted/Modified indications.
+pub mod events;
 /// `<P>_HostSystem`, the management service and its capabilities.
 pub mod host;
-/// `<P>_ComputerSystem`, RequestStateChange, state capabilities.
-pub mod system;
-/// The DSP1057 state model: domain state → CIM, valid transitions.
-pub mod state;
+/// Registers the providers and profiles: start here.
+pub mod install;
+/// `<P>_ConcreteJob`: long operations (DSP1103).
+pub mod jobs;
 /// CIM settings ⇄ DomainSpec conversion.
 pub mod rasd;
 /// `<P>_VirtualSystemSettingData` and the RASDs.
 pub mod settings;
-/// `<P>_Processor`, `_Memory`, `_LogicalDisk`, `_NetworkPort`.
-pub mod devices;
+/// The DSP1057 state model: domain state → CIM, valid transitions.
+pub mod state;
+/// `<P>_ComputerSystem`, RequestStateChange, state capabilities.
+pub mod system;
 /// One read of a domain shared by settings, devices and associations.
 pub mod view;
 /// DefineSystem, DestroySystem and the resource-settings methods.
 pub mod vsms;
-/// `<P>_ConcreteJob`: long operations (DSP1103).
-pub mod jobs;
-/// SystemDevice, HostedDependency, SettingsDefineState, … associations.
-pub mod assoc;
-/// libvirt domain events → Created/Deleted/Modified indications.
-pub mod events;
 
 pub use context::VirtContext;
 pub use install::{install, Installed};

@@ -21,6 +21,20 @@ fn with_keys(mut i: CimInstance, path: CimInstanceName) -> CimInstance {
     i
 }
 
+/// A service of this host that is up: its keys, name and the state
+/// properties every vine service reports alike.
+pub fn running_service(path: CimInstanceName, element_name: &str) -> CimInstance {
+    let i = CimInstance::new(path.class_name.clone())
+        .with("ElementName", element_name)
+        .with("Started", true)
+        .with("EnabledState", 2u16)
+        .with("RequestedState", 12u16)
+        .with("EnabledDefault", 2u16)
+        .with("HealthState", 5u16)
+        .with("OperationalStatus", vec![2u16]);
+    with_keys(i, path)
+}
+
 /// `<P>_HostSystem`.
 pub fn host_instance(ctx: &VirtContext, h: &HostInfo) -> CimInstance {
     let i = CimInstance::new(ctx.class("HostSystem"))
@@ -53,20 +67,12 @@ pub fn host_instance(ctx: &VirtContext, h: &HostInfo) -> CimInstance {
 /// `<P>_VirtualSystemManagementService`.
 pub fn vsms_instance(ctx: &VirtContext, h: &HostInfo) -> CimInstance {
     let path = ctx.service_path("VirtualSystemManagementService", VSMS_NAME);
-    let i = CimInstance::new(path.class_name.clone())
-        .with("ElementName", "Virtual System Management Service")
+    running_service(path, "Virtual System Management Service")
         .with(
             "Caption",
             format!("{} {}", h.hypervisor_type, h.hypervisor_version),
         )
-        .with("Started", true)
-        .with("EnabledState", 2u16)
-        .with("RequestedState", 12u16)
-        .with("EnabledDefault", 2u16)
-        .with("HealthState", 5u16)
-        .with("OperationalStatus", vec![2u16])
-        .with("LibvirtVersion", h.libvirt_version.as_str());
-    with_keys(i, path)
+        .with("LibvirtVersion", h.libvirt_version.as_str())
 }
 
 /// `<P>_VirtualSystemManagementCapabilities`: every VSMS method runs

@@ -55,20 +55,7 @@ pub fn msd_path(ctx: &VirtContext) -> CimInstanceName {
 }
 
 fn service_instance(ctx: &VirtContext) -> CimInstance {
-    let path = service_path(ctx);
-    let mut inst = CimInstance::new(path.class_name.clone());
-    for (k, v) in &path.key_bindings {
-        inst.set(k.clone(), v.clone());
-    }
-    inst = inst
-        .with("ElementName", "Virtual system migration service")
-        .with("Started", true)
-        .with("EnabledState", 2u16)
-        .with("RequestedState", 12u16)
-        .with("OperationalStatus", vec![2u16])
-        .with("HealthState", 5u16);
-    inst.path = Some(path);
-    inst
+    crate::host::running_service(service_path(ctx), "Virtual system migration service")
 }
 
 fn caps_instance(ctx: &VirtContext) -> CimInstance {

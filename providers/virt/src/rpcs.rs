@@ -67,20 +67,7 @@ pub fn rpcc_path(ctx: &VirtContext) -> CimInstanceName {
 }
 
 fn rpcs_instance(ctx: &VirtContext) -> CimInstance {
-    let path = rpcs_path(ctx);
-    let mut inst = CimInstance::new(path.class_name.clone());
-    for (k, v) in &path.key_bindings {
-        inst.set(k.clone(), v.clone());
-    }
-    inst = inst
-        .with("ElementName", "Resource pool configuration service")
-        .with("Started", true)
-        .with("EnabledState", 2u16)
-        .with("RequestedState", 12u16)
-        .with("OperationalStatus", vec![2u16])
-        .with("HealthState", 5u16);
-    inst.path = Some(path);
-    inst
+    crate::host::running_service(rpcs_path(ctx), "Resource pool configuration service")
 }
 
 fn rpcc_instance(ctx: &VirtContext) -> CimInstance {

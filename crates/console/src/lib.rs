@@ -3,7 +3,10 @@
 //! are the WBEM server's: one users file, HTTP Basic, `reader` may read,
 //! `admin` may change.
 
+/// The routes, one module per collection.
 mod api;
+/// Who is asking.
+mod auth;
 mod openapi;
 mod problem;
 mod server;

@@ -193,26 +193,9 @@ async fn handle(
         )));
     };
     // Authenticate before reading the body.
-    let creds = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| basic::parse_authorization(v.as_bytes()));
-    let Some(creds) = creds else {
-        return problem_response(&Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "this API needs HTTP Basic credentials of a vine user",
-        ));
-    };
-    let Some(principal) = users
-        .verify_async(creds.user.clone(), creds.password.clone())
-        .await
-    else {
-        return problem_response(&Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "wrong user name or password",
-        ));
+    let principal = match crate::auth::authenticate(req.headers(), users).await {
+        Ok(p) => p,
+        Err(p) => return problem_response(&p),
     };
     if method != Method::GET && method != Method::HEAD && principal.role != Role::Admin {
         return problem_response(&Problem::new(
@@ -226,17 +209,17 @@ async fn handle(
     }
     // Bodies are read (and bounded) even when no route takes one yet, so a
     // client streaming a huge body gets 413, not a hung connection.
-    if Limited::new(req.into_body(), MAX_BODY)
-        .collect()
-        .await
-        .is_err()
-    {
-        return problem_response(&Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            format!("request bodies are limited to {MAX_BODY} bytes"),
-        ));
-    }
+    let query = parse_query(req.uri().query());
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return problem_response(&Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                format!("request bodies are limited to {MAX_BODY} bytes"),
+            ))
+        }
+    };
     let segs: Option<Vec<String>> = rest
         .split('/')
         .filter(|s| !s.is_empty())
@@ -254,8 +237,33 @@ async fn handle(
             "the path is not valid UTF-8 after percent-decoding",
         ));
     };
-    match api.route(&method, &segs).await {
+    let req = crate::api::Req {
+        method: &method,
+        segs: segs.iter().map(String::as_str).collect(),
+        query,
+        body,
+        user: &principal,
+    };
+    match api.route(req).await {
         Ok((status, body)) => json_response(status, &body, "application/json"),
         Err(p) => problem_response(&p),
     }
+}
+
+/// `a=1&b=x%20y` as a map (later duplicates win).
+fn parse_query(q: Option<&str>) -> std::collections::HashMap<String, String> {
+    q.unwrap_or_default()
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8()
+                    .ok()
+                    .map(|c| c.into_owned())
+            };
+            Some((dec(k)?, dec(v)?))
+        })
+        .collect()
 }

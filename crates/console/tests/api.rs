@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vine_console::{serve, Api, ApiConfig};
 use vine_coordinator::inventory::Inventory;
+use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
 use vine_wbem::auth::{basic, Role, UserStore};
 use vine_wbem::client::{ClientConfig, TlsVerify};
 
@@ -81,7 +82,8 @@ async fn the_inventory_is_served_as_json_to_vine_users_only() {
         },
         users,
         Arc::new(Api {
-            inventory: inventory.clone(),
+            coordinator: Coordinator::open(&store, inventory.clone(), CoordinatorConfig::default())
+                .unwrap(),
         }),
         std::future::pending(),
     )

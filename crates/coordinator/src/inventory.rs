@@ -12,7 +12,7 @@ use thiserror::Error;
 use vine_store::{names, Collection, Store, StoreError};
 use vine_wbem::client::ClientConfig;
 
-use crate::vni::{AgentConn, VmState, VniError};
+use crate::vni::{AgentConn, HostCapacity, VmState, VniError};
 
 /// A host the manager knows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,6 +30,9 @@ pub struct HostRecord {
     pub last_seen: Option<u64>,
     /// Why the last resync failed, when it did.
     pub last_error: Option<String>,
+    /// Physical vCPUs and memory, once seen.
+    #[serde(default)]
+    pub capacity: Option<HostCapacity>,
 }
 
 /// Whether the host's agent answers.
@@ -116,6 +119,7 @@ impl Inventory {
             health: HostHealth::Unknown,
             last_seen: None,
             last_error: None,
+            capacity: None,
         };
         match self.hosts.insert_new(name, &rec) {
             Ok(()) => Ok(rec),
@@ -149,6 +153,7 @@ impl Inventory {
                         health: HostHealth::Unknown,
                         last_seen: None,
                         last_error: None,
+                        capacity: None,
                     },
                 }))
             })?;
@@ -221,11 +226,12 @@ impl Inventory {
         let agent = self.agent(host)?;
         let seen = async {
             let h = agent.host().await?;
+            let cap = agent.capacity().await?;
             let vms = agent.vms().await?;
-            Ok::<_, VniError>((h, vms))
+            Ok::<_, VniError>((h, cap, vms))
         }
         .await;
-        let (h, vms) = match seen {
+        let (h, cap, vms) = match seen {
             Ok(x) => x,
             Err(e) => {
                 let msg = e.to_string();
@@ -279,6 +285,7 @@ impl Inventory {
                 Ok(old.map(|mut r| {
                     r.prefix = Some(prefix.clone());
                     r.system_name = Some(system.clone());
+                    r.capacity = Some(cap);
                     r.health = HostHealth::Up;
                     r.last_seen = Some(now());
                     r.last_error = None;

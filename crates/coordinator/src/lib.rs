@@ -3,9 +3,17 @@
 
 /// Load balancing of virtual servers (HAProxy).
 pub mod cluster;
+/// The event log.
+pub mod events;
 /// Hosts and VMs as the manager last saw them, stored.
 pub mod inventory;
 /// Durable jobs: the engine every long operation runs on.
 pub mod jobs;
+/// The coordinator: operations on VMs, hosts and virtual servers as jobs.
+pub mod ops;
+/// Where a VM goes: least-loaded fitting host, anti-affinity.
+pub mod placement;
+/// Data-centre, host and service pools; admission control.
+pub mod pools;
 /// The Virtual Node Interface: CIM-XML calls to host agents.
 pub mod vni;

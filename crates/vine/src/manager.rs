@@ -13,7 +13,9 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tokio::sync::watch;
 use vine_console::{Api, ApiConfig, RunningApi};
+use vine_coordinator::cluster::LoadBalancer;
 use vine_coordinator::inventory::Inventory;
+use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
 use vine_store::Store;
 use vine_wbem::client::{ClientConfig, TlsVerify};
 use vine_wbem::interop::{InteropProvider, INTEROP_NS};
@@ -60,6 +62,8 @@ pub struct ManagerOptions {
     pub agent_user: String,
     pub agent_password: String,
     pub resync: Duration,
+    /// The virtual servers' load balancer, when there is one.
+    pub lb: Option<Arc<dyn LoadBalancer>>,
 }
 
 /// A started manager.
@@ -67,7 +71,9 @@ pub struct RunningManager {
     pub wbem: RunningServer,
     pub api: RunningApi,
     pub inventory: Arc<Inventory>,
+    pub coordinator: Arc<Coordinator>,
     resync_task: tokio::task::JoinHandle<()>,
+    jobs_task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningManager {
@@ -88,6 +94,7 @@ impl RunningManager {
         self.wbem.wait().await;
         self.api.wait().await;
         let _ = self.resync_task.await;
+        let _ = self.jobs_task.await;
     }
 }
 
@@ -148,6 +155,21 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         }
     }
 
+    let coordinator = Coordinator::open(
+        &store,
+        inventory.clone(),
+        CoordinatorConfig {
+            lb: opts.lb.clone(),
+            ..CoordinatorConfig::default()
+        },
+    )
+    .context("opening the coordinator")?;
+    let jobs_task = {
+        let c = coordinator.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { c.run(stopped(stop)).await })
+    };
+
     let repo = crate::schema::load(&[INTEROP_NS], &[], opts.serve.schemas.as_deref())?;
     let mut registry = Registry::new();
     let mut profiles = ProfileTable::default();
@@ -188,7 +210,7 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         },
         users,
         Arc::new(Api {
-            inventory: inventory.clone(),
+            coordinator: coordinator.clone(),
         }),
         stopped(stop.clone()),
     )
@@ -223,7 +245,9 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         wbem,
         api,
         inventory,
+        coordinator,
         resync_task,
+        jobs_task,
     })
 }
 
@@ -255,6 +279,7 @@ pub async fn run(args: ManagerArgs) -> Result<()> {
             agent_user: args.agent_user,
             agent_password,
             resync: Duration::from_secs(args.resync_secs.max(1)),
+            lb: None,
         },
         rx,
     )

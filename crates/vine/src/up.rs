@@ -174,6 +174,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
             agent_user: "admin".into(),
             agent_password: password.clone(),
             resync: Duration::from_secs(args.resync_secs.max(1)),
+            lb: None,
         },
         rx,
     )

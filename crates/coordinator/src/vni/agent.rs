@@ -6,7 +6,7 @@ use vine_cim::{CimInstance, CimInstanceName, CimParamValue, CimStatus, CimValue}
 use vine_cimxml::MethodTarget;
 use vine_wbem::client::{ClientConfig, ClientError, EnumArgs, WbemClient};
 
-use super::model::{HostView, JobOutcome, JobView, MigrationCheck, VmState, VmView};
+use super::model::{HostCapacity, HostView, JobOutcome, JobView, MigrationCheck, VmState, VmView};
 use super::template::{memory_rasd, processor_rasd, VmTemplate};
 use super::VIRT_NS;
 
@@ -145,6 +145,40 @@ impl AgentConn {
             .ok_or_else(|| self.protocol(format!("{class} has no Name key")))?
             .to_string();
         Ok(HostView { name, prefix })
+    }
+
+    /// The host's physical vCPUs and memory: `Capacity` of the primordial
+    /// processor and memory pools (DSP1041), memory in whatever unit the
+    /// pool states.
+    pub async fn capacity(&self) -> Result<HostCapacity> {
+        let pools = self
+            .client
+            .enumerate_instances(VIRT_NS, "CIM_ResourcePool", &EnumArgs::default())
+            .await
+            .map_err(|e| self.call_err(e))?;
+        let mut cap = HostCapacity::default();
+        for p in pools
+            .iter()
+            .filter(|p| matches!(p.get("Primordial"), Some(CimValue::Boolean(true))))
+        {
+            let amount = p
+                .get("Capacity")
+                .and_then(CimValue::as_i128)
+                .and_then(|v| u64::try_from(v).ok());
+            match (p.get("ResourceType"), amount) {
+                (Some(CimValue::Uint16(3)), Some(n)) => cap.vcpus = n,
+                (Some(CimValue::Uint16(4)), Some(n)) => {
+                    cap.memory_mib = in_mib(n, p.get_str("AllocationUnits"))
+                }
+                _ => {}
+            }
+        }
+        if cap.vcpus == 0 || cap.memory_mib == 0 {
+            return Err(self.protocol(
+                "no primordial processor and memory pools with a Capacity in root/virt",
+            ));
+        }
+        Ok(cap)
     }
 
     async fn prefix(&self) -> Result<String> {
@@ -501,17 +535,21 @@ fn memory_mib(r: &CimInstance) -> Option<u64> {
     let q = quantity(r)?;
     let unit = r
         .get_str("VirtualQuantityUnits")
-        .or_else(|| r.get_str("AllocationUnits"))
-        .unwrap_or("byte")
-        .to_ascii_lowercase()
-        .replace(' ', "");
+        .or_else(|| r.get_str("AllocationUnits"));
+    Some(in_mib(q, unit))
+}
+
+/// `q` of a DSP0004 memory unit (or libvirt-cim's names for them) in MiB;
+/// no unit means bytes.
+fn in_mib(q: u64, unit: Option<&str>) -> u64 {
+    let unit = unit.unwrap_or("byte").to_ascii_lowercase().replace(' ', "");
     let bytes_per = match unit.as_str() {
         "byte*2^10" | "kilobytes" | "kib" => 1u64 << 10,
         "byte*2^20" | "megabytes" | "mib" => 1 << 20,
         "byte*2^30" | "gigabytes" | "gib" => 1 << 30,
         _ => 1,
     };
-    Some(q.saturating_mul(bytes_per) >> 20)
+    q.saturating_mul(bytes_per) >> 20
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ mod model;
 mod template;
 
 pub use agent::{AgentConn, RequestedState, VniError};
-pub use model::{HostView, JobOutcome, JobView, MigrationCheck, VmState, VmView};
+pub use model::{HostCapacity, HostView, JobOutcome, JobView, MigrationCheck, VmState, VmView};
 pub use template::{DiskTemplate, NicTemplate, VmTemplate};
 
 /// The namespace of the virtualization model on an agent.

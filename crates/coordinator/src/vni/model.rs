@@ -10,6 +10,13 @@ pub struct HostView {
     pub prefix: String,
 }
 
+/// A host's physical processors and memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostCapacity {
+    pub vcpus: u64,
+    pub memory_mib: u64,
+}
+
 /// A virtual machine's power state, from DSP1057's EnabledState.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VmState {

@@ -7,10 +7,13 @@
 mod api;
 /// Who is asking.
 mod auth;
+/// A REST client, for the CLI and tests.
+pub mod client;
 mod openapi;
 mod problem;
 mod server;
 
 pub use api::Api;
+pub use client::{ApiClient, ApiError};
 pub use problem::Problem;
 pub use server::{serve, ApiConfig, RunningApi, ServeError};

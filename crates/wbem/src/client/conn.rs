@@ -24,7 +24,9 @@ pub enum TlsVerify {
     Insecure,
 }
 
-pub(crate) struct Pool {
+/// A small pool of HTTP/1.1 connections to one server, plain or TLS; the
+/// WBEM client uses it, and so does the REST client of `vine-console`.
+pub struct Pool {
     host: String,
     port: u16,
     tls: Option<(TlsConnector, ServerName<'static>)>,
@@ -32,7 +34,7 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    pub(crate) fn new(host: &str, port: u16, tls: Option<&TlsVerify>) -> Result<Self, ClientError> {
+    pub fn new(host: &str, port: u16, tls: Option<&TlsVerify>) -> Result<Self, ClientError> {
         let tls = match tls {
             None => None,
             Some(v) => {
@@ -88,7 +90,7 @@ impl Pool {
     }
 
     /// Sends one request, on an idle connection if one is ready.
-    pub(crate) async fn send(
+    pub async fn send(
         &self,
         req: http::Request<Full<Bytes>>,
     ) -> Result<(http::response::Parts, Bytes), ClientError> {

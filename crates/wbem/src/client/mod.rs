@@ -20,7 +20,7 @@ use vine_cimxml::{
     RequestMessage, ResponseBody,
 };
 
-pub use conn::TlsVerify;
+pub use conn::{Pool as HttpPool, TlsVerify};
 pub use ops::{AssocArgs, EnumArgs, PullPage};
 
 /// Where and as whom to connect.

@@ -48,6 +48,15 @@ pub enum StepOutcome {
         progress: u8,
         note: String,
     },
+    /// As `Continue`, and these keys are merged into the job's
+    /// [`JobRecord::data`] in the same write: what a step decided (the
+    /// host it placed a VM on) survives a crash for the steps after it.
+    ContinueWith {
+        step: String,
+        progress: u8,
+        note: String,
+        data: serde_json::Map<String, Value>,
+    },
     /// The job is done, with this result.
     Done(Value),
     /// A transient failure: run this step again after back-off, unless the

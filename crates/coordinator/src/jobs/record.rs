@@ -164,6 +164,10 @@ pub struct JobRecord {
     /// State changes and steps, oldest first (capped).
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// What earlier steps decided, for the later ones (see
+    /// [`StepOutcome::ContinueWith`](super::StepOutcome::ContinueWith)).
+    #[serde(default)]
+    pub data: serde_json::Map<String, Value>,
 }
 
 /// What to submit: see [`JobEngine::submit_job`](super::JobEngine::submit_job).
@@ -200,6 +204,7 @@ impl JobRecord {
             note: None,
             revision: 0,
             history: Vec::new(),
+            data: serde_json::Map::new(),
         };
         job.log(now, "submitted");
         job

@@ -171,6 +171,19 @@ impl JobEngine {
                         job.advance(step.clone(), progress, note.clone(), now_ms())
                     })?;
                 }
+                StepOutcome::ContinueWith {
+                    step,
+                    progress,
+                    note,
+                    data,
+                } => {
+                    job = self.persist(id, |job| {
+                        for (k, v) in &data {
+                            job.data.insert(k.clone(), v.clone());
+                        }
+                        job.advance(step.clone(), progress, note.clone(), now_ms())
+                    })?;
+                }
                 StepOutcome::Done(result) => {
                     let job = self.persist(id, |job| {
                         job.result = Some(result.clone());

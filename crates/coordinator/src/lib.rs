@@ -13,6 +13,8 @@ pub mod jobs;
 pub mod ops;
 /// Where a VM goes: least-loaded fitting host, anti-affinity.
 pub mod placement;
+/// Workload policies: versions, apply, rollback.
+pub mod policies;
 /// Data-centre, host and service pools; admission control.
 pub mod pools;
 /// The Virtual Node Interface: CIM-XML calls to host agents.

@@ -24,6 +24,7 @@ use crate::jobs::{
     EngineConfig, JobEngine, JobError, JobFilter, JobHandler, JobId, JobRecord, NewJob,
 };
 use crate::placement::Overcommit;
+use crate::policies::{Policies, PolicyError};
 use crate::pools::{PoolError, Pools};
 
 /// Host jobs: drain.
@@ -53,6 +54,8 @@ pub enum OpsError {
     #[error(transparent)]
     Pool(#[from] PoolError),
     #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
     Inventory(#[from] InventoryError),
     #[error(transparent)]
     Jobs(#[from] JobError),
@@ -77,7 +80,10 @@ impl OpsError {
             OpsError::NotFound(_)
             | OpsError::Inventory(InventoryError::NoHost(_))
             | OpsError::Pool(PoolError::NoPool(_))
-            | OpsError::Jobs(JobError::NotFound { .. }) => ErrorKind::NotFound,
+            | OpsError::Jobs(JobError::NotFound { .. })
+            | OpsError::Policy(PolicyError::NoPolicy(_) | PolicyError::NoVersion { .. }) => {
+                ErrorKind::NotFound
+            }
             OpsError::Conflict(_)
             | OpsError::Inventory(InventoryError::HostExists(_))
             | OpsError::Pool(PoolError::Exists(_) | PoolError::InUse { .. })
@@ -86,6 +92,7 @@ impl OpsError {
             ) => ErrorKind::Conflict,
             OpsError::Invalid(_)
             | OpsError::Pool(PoolError::BadName(_))
+            | OpsError::Policy(PolicyError::Invalid { .. })
             | OpsError::Jobs(JobError::UnknownKind { .. }) => ErrorKind::Invalid,
             OpsError::Pool(
                 PoolError::OverLimit { .. } | PoolError::NoRoom { .. } | PoolError::Placement(_),
@@ -124,6 +131,8 @@ pub struct Services {
     pub events: Arc<EventLog>,
     pub lb: Option<Arc<dyn LoadBalancer>>,
     pub vservers: Collection<VsRecord>,
+    /// Workload policies, versioned.
+    pub policies: Arc<Policies>,
 }
 
 /// The coordinator. Build with [`Coordinator::open`], then spawn
@@ -147,6 +156,7 @@ impl Coordinator {
             events: Arc::new(EventLog::open(store)?),
             lb: config.lb,
             vservers: store.collection(names::VIRTUAL_SERVERS)?,
+            policies: Arc::new(Policies::open(store)?),
             inventory,
         });
         let mut handlers: Vec<Arc<dyn JobHandler>> = Vec::new();

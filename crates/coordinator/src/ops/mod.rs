@@ -51,6 +51,10 @@ pub enum OpsError {
     /// The request itself is wrong; the message says what to write.
     #[error("{0}")]
     Invalid(String),
+    /// No room for it (a resize the host cannot take, a drain with
+    /// nowhere to go); the message names the room there is.
+    #[error("{0}")]
+    NoRoom(String),
     #[error(transparent)]
     Pool(#[from] PoolError),
     #[error(transparent)]
@@ -94,7 +98,8 @@ impl OpsError {
             | OpsError::Pool(PoolError::BadName(_))
             | OpsError::Policy(PolicyError::Invalid { .. })
             | OpsError::Jobs(JobError::UnknownKind { .. }) => ErrorKind::Invalid,
-            OpsError::Pool(
+            OpsError::NoRoom(_)
+            | OpsError::Pool(
                 PoolError::OverLimit { .. } | PoolError::NoRoom { .. } | PoolError::Placement(_),
             ) => ErrorKind::NoRoom,
             _ => ErrorKind::Internal,

@@ -7,6 +7,8 @@
 //! is a blocking C API): async callers wrap them in `spawn_blocking`.
 
 mod error;
+/// The host's operating system, from `/etc/os-release` and `/proc`.
+pub mod hostos;
 /// The libvirt backend: [`LibvirtHypervisor`] and its XML helpers.
 pub mod libvirt;
 /// Host files for libvirt's test driver.
@@ -37,6 +39,12 @@ pub trait Hypervisor: Send + Sync + 'static {
 
     /// The physical host: CPUs, memory, hypervisor identity.
     fn host_info(&self) -> HvResult<HostInfo>;
+
+    /// The operating system of the host. Only a hypervisor on this
+    /// machine (a URI without a host name) can tell; a remote one answers
+    /// [`HvError::Unsupported`]. Test-driver hosts run on this machine's
+    /// kernel, so they report it too.
+    fn host_os(&self) -> HvResult<HostOs>;
 
     /// What guests the host can run and from which storage and networks.
     fn capabilities(&self) -> HvResult<Capabilities>;

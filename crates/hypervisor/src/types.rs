@@ -75,6 +75,24 @@ pub struct HostInfo {
     pub uuid: String,
 }
 
+/// The operating system of the host (what libvirt runs on).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostOs {
+    /// Distribution name (`Debian GNU/Linux 12 (bookworm)`), else the
+    /// kernel name.
+    pub name: String,
+    /// Kernel name (`Linux`).
+    pub kernel: String,
+    /// Kernel release (`6.1.0-18-amd64`).
+    pub release: String,
+    /// Boot time, seconds since the epoch, where known.
+    pub boot_time: Option<i64>,
+    pub swap_total_kib: Option<u64>,
+    pub swap_free_kib: Option<u64>,
+    /// Processes running, where known.
+    pub processes: Option<u32>,
+}
+
 /// How a guest boots.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OsKind {

@@ -3,7 +3,7 @@
 //!
 //! | class | from → to |
 //! |---|---|
-//! | SystemDevice | ComputerSystem → Processor, Memory, LogicalDisk, NetworkPort |
+//! | SystemDevice | ComputerSystem → Processor, Memory, LogicalDisk, NetworkPort; HostSystem → HostProcessor, HostMemory |
 //! | HostedDependency | HostSystem → ComputerSystem |
 //! | SettingsDefineState | ComputerSystem ↔ VSSD, each device ↔ its RASD |
 //! | VirtualSystemSettingDataComponent | VSSD → RASDs |
@@ -200,6 +200,10 @@ impl AssocProvider {
                 .collect());
         }
         Ok(match base {
+            "SystemDevice" => {
+                let h = ctx.call(|hv| hv.host_info()).await?;
+                crate::host_resources::system_device_links(ctx, &h)
+            }
             "HostedService" => ctx
                 .links
                 .hosted_services()
@@ -277,13 +281,22 @@ impl AssociationProvider for AssocProvider {
         object: &CimInstanceName,
         _role: Option<&str>,
     ) -> CimResult<Vec<CimInstance>> {
-        // Objects of one VM only need that VM read; anything else (the
-        // host, services) may be linked to every VM.
+        // Objects of one VM only need that VM read; the host's own devices
+        // are linked to the host alone; anything else (the host, services)
+        // may be linked to every VM.
+        if crate::host_resources::is_host_resource(&self.ctx, object) {
+            return self.host_level(self.base(assoc_class)).await;
+        }
         let Some(dom) = self.domain_of(object) else {
             return self.enumerate_instances(rc, assoc_class).await;
         };
         let base = self.base(assoc_class);
-        let mut out = self.host_level(base).await?;
+        // A VM's devices are its own; the host's never name a VM object.
+        let mut out = if base == "SystemDevice" {
+            Vec::new()
+        } else {
+            self.host_level(base).await?
+        };
         match view::load(&self.ctx, &dom).await {
             Ok(v) => out.extend(self.for_domain(base, &v)),
             Err(e) if e.status == vine_cim::CimStatus::NotFound => {}

@@ -3,8 +3,9 @@
 //! 1. Build a [`VirtContext`] (hypervisor, class prefix, host name, and the
 //!    indication sink when the server has an indication service).
 //! 2. Call [`install`] before `Cimom::new`: it registers the providers of
-//!    every class in `schemas/virt/system.mof` in `root/virt` and adds the
-//!    DSP1052, DSP1042 and DSP1057 profiles.
+//!    every class in `schemas/virt/system.mof` and `host.mof` in `root/virt`
+//!    and adds the DSP1052 (with DSP1022 and DSP1026 for the host's
+//!    processors and memory), DSP1042 and DSP1057 profiles.
 //! 3. Once inside the runtime, call [`Installed::spawn_events`] so libvirt
 //!    events become indications.
 
@@ -17,6 +18,7 @@ use crate::assoc::{AssocProvider, ASSOC_CLASSES};
 use crate::context::VirtContext;
 use crate::devices::{DeviceProvider, DEVICE_CLASSES};
 use crate::host::{HostProvider, VSMC_ID};
+use crate::host_resources::{HostResourceProvider, HOST_OS_ASSOCIATIONS, HOST_RESOURCE_CLASSES};
 use crate::jobs::JobProvider;
 use crate::paths::{instance_id_path, VSMS_NAME};
 use crate::rasd::RasdKind;
@@ -31,6 +33,10 @@ pub const PROFILE_SYSTEM_VIRTUALIZATION: &str = "CIM:DSP1042-SystemVirtualizatio
 pub const PROFILE_VIRTUAL_SYSTEM: &str = "CIM:DSP1057-VirtualSystem-1.0.0a";
 /// InstanceID of the DSP1052 Computer System profile.
 pub const PROFILE_COMPUTER_SYSTEM: &str = "CIM:DSP1052-ComputerSystem-1.0.0";
+/// InstanceID of the DSP1022 CPU profile (the host's processors).
+pub const PROFILE_CPU: &str = "CIM:DSP1022-CPU-1.0.1";
+/// InstanceID of the DSP1026 System Memory profile (the host's memory).
+pub const PROFILE_SYSTEM_MEMORY: &str = "CIM:DSP1026-SystemMemory-1.0.1";
 
 /// What [`install`] set up.
 pub struct Installed {
@@ -62,6 +68,14 @@ pub fn install(
         "VirtualSystemManagementCapabilities",
     ] {
         registry.register_instances(ns, &c(base), host.clone());
+    }
+
+    let host_resources = Arc::new(HostResourceProvider::new(ctx.clone()));
+    for base in HOST_RESOURCE_CLASSES
+        .iter()
+        .chain(HOST_OS_ASSOCIATIONS.iter())
+    {
+        registry.register_instances(ns, &c(base), host_resources.clone());
     }
 
     let systems = Arc::new(SystemProvider::new(ctx.clone()));
@@ -111,6 +125,17 @@ pub fn install(
     profiles.add(
         ProfileSpec::dmtf(PROFILE_COMPUTER_SYSTEM, "Computer System", "1.0.0")
             .central(ns, &c("HostSystem")),
+    );
+    // The host's processors and memory: component profiles of DSP1052.
+    profiles.add(
+        ProfileSpec::dmtf(PROFILE_CPU, "CPU", "1.0.1")
+            .central(ns, &c("HostProcessor"))
+            .references(PROFILE_COMPUTER_SYSTEM),
+    );
+    profiles.add(
+        ProfileSpec::dmtf(PROFILE_SYSTEM_MEMORY, "System Memory", "1.0.1")
+            .central(ns, &c("HostMemory"))
+            .references(PROFILE_COMPUTER_SYSTEM),
     );
     profiles.add(
         ProfileSpec::dmtf(PROFILE_VIRTUAL_SYSTEM, "Virtual System Profile", "1.0.0a")

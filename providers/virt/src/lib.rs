@@ -38,6 +38,8 @@ pub mod devices;
 pub mod events;
 /// `<P>_HostSystem`, the management service and its capabilities.
 pub mod host;
+/// The host's processors, memory and operating system (DSP1052).
+pub mod host_resources;
 /// Registers the providers and profiles: start here.
 pub mod install;
 /// `<P>_ConcreteJob`: long operations (DSP1103).

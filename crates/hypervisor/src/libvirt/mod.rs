@@ -166,6 +166,10 @@ impl Hypervisor for LibvirtHypervisor {
         host::host_info(self)
     }
 
+    fn host_os(&self) -> HvResult<HostOs> {
+        crate::hostos::local_os(self.uri(), self.kind().as_str())
+    }
+
     fn capabilities(&self) -> HvResult<Capabilities> {
         host::capabilities(self)
     }

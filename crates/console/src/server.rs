@@ -1,6 +1,7 @@
 //! The API's HTTP(S) listener: hyper, HTTP/1.1, rustls with the same
 //! certificate sources as the WBEM server, HTTP Basic against the shared
-//! users file.
+//! users file or a console session cookie; also serves the console's
+//! embedded files.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,7 +24,9 @@ use vine_wbem::auth::{basic, Role, UserStore};
 use vine_wbem::transport::{tls, TlsSource};
 
 use crate::api::Api;
+use crate::auth::{is_read, session_token};
 use crate::problem::Problem;
+use crate::session::Sessions;
 
 /// Where the API listens.
 #[derive(Clone, Debug)]
@@ -71,7 +74,6 @@ impl RunningApi {
 }
 
 const MAX_BODY: usize = 1 << 20;
-const CONSOLE_HTML: &str = include_str!("../../../ui/index.html");
 
 /// Binds and serves until `shutdown` resolves.
 pub async fn serve(
@@ -97,6 +99,7 @@ pub async fn serve(
         source,
     })?;
     let https = acceptor.is_some();
+    let sessions = Arc::new(Sessions::new());
     let task = tokio::spawn(async move {
         tokio::pin!(shutdown);
         loop {
@@ -112,10 +115,16 @@ pub async fn serve(
                 },
             };
             let (users, api, acceptor) = (users.clone(), api.clone(), acceptor.clone());
+            let sessions = sessions.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
-                    let (users, api) = (users.clone(), api.clone());
-                    async move { Ok::<_, Infallible>(handle(req, &users, &api).await) }
+                    let ctx = Ctx {
+                        users: users.clone(),
+                        api: api.clone(),
+                        sessions: sessions.clone(),
+                        https,
+                    };
+                    async move { Ok::<_, Infallible>(handle(req, &ctx).await) }
                 });
                 let mut builder = http1::Builder::new();
                 builder
@@ -154,10 +163,13 @@ fn json_response(
         .unwrap_or_default()
 }
 
-fn problem_response(p: &Problem) -> Response<Full<Bytes>> {
+/// A problem body; a 401 carries a Basic challenge only when `challenge`
+/// (a browser shows its own password dialog on one, which must not
+/// happen under the console).
+pub(crate) fn problem_response(p: &Problem, challenge: bool) -> Response<Full<Bytes>> {
     let body = serde_json::to_value(p).unwrap_or_default();
     let mut r = json_response(p.status(), &body, "application/problem+json");
-    if p.status == 401 {
+    if p.status == 401 && challenge {
         if let Ok(v) = basic::challenge("vine").parse() {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
@@ -165,20 +177,21 @@ fn problem_response(p: &Problem) -> Response<Full<Bytes>> {
     r
 }
 
-async fn handle(
-    req: Request<Incoming>,
-    users: &Arc<UserStore>,
-    api: &Api,
-) -> Response<Full<Bytes>> {
+/// What every request handler shares.
+struct Ctx {
+    users: Arc<UserStore>,
+    api: Arc<Api>,
+    sessions: Arc<Sessions>,
+    https: bool,
+}
+
+async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
-    if method == Method::GET && (path == "/" || path == "/index.html") {
-        return Response::builder()
-            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-            .header("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'")
-            .header("X-Content-Type-Options", "nosniff")
-            .body(Full::new(Bytes::from_static(CONSOLE_HTML.as_bytes())))
-            .unwrap_or_default();
+    if is_read(&method) {
+        if let Some(a) = crate::assets::find(&path) {
+            return crate::assets::respond(a, req.headers(), method == Method::HEAD);
+        }
     }
     if path == "/api/openapi.json" {
         return json_response(
@@ -188,37 +201,64 @@ async fn handle(
         );
     }
     let Some(rest) = path.strip_prefix("/api/v1/") else {
-        return problem_response(&Problem::not_found(format!(
-            "no such resource {path}; the API is under /api/v1/"
-        )));
+        return problem_response(
+            &Problem::not_found(format!(
+                "no such resource {path}; the API is under /api/v1/"
+            )),
+            false,
+        );
     };
+    // The console's own requests (a session cookie, or its marker header)
+    // get no Basic challenge; the CLI and curl do.
+    let challenge =
+        session_token(req.headers()).is_none() && !req.headers().contains_key("x-requested-with");
+    if rest.trim_end_matches('/') == "session" {
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return problem_response(&too_large(), false),
+        };
+        let users = &ctx.users;
+        return match crate::session_routes::handle(
+            &parts.method,
+            &parts.headers,
+            &body,
+            users,
+            &ctx.sessions,
+            ctx.https,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(p) => problem_response(&p, false),
+        };
+    }
     // Authenticate before reading the body.
-    let principal = match crate::auth::authenticate(req.headers(), users).await {
-        Ok(p) => p,
-        Err(p) => return problem_response(&p),
-    };
-    if method != Method::GET && method != Method::HEAD && principal.role != Role::Admin {
-        return problem_response(&Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "user {} has role reader, which may only read",
-                principal.name
+    let caller =
+        match crate::auth::authenticate(&method, req.headers(), &ctx.users, &ctx.sessions).await {
+            Ok(c) => c,
+            Err(p) => return problem_response(&p, challenge),
+        };
+    let principal = caller.principal;
+    if !is_read(&method) && principal.role != Role::Admin {
+        return problem_response(
+            &Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "user {} has role reader, which may only read",
+                    principal.name
+                ),
             ),
-        ));
+            false,
+        );
     }
     // Bodies are read (and bounded) even when no route takes one yet, so a
     // client streaming a huge body gets 413, not a hung connection.
     let query = parse_query(req.uri().query());
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return problem_response(&Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                format!("request bodies are limited to {MAX_BODY} bytes"),
-            ))
-        }
+        Err(_) => return problem_response(&too_large(), false),
     };
     let segs: Option<Vec<String>> = rest
         .split('/')
@@ -231,11 +271,14 @@ async fn handle(
         })
         .collect();
     let Some(segs) = segs else {
-        return problem_response(&Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad-path",
-            "the path is not valid UTF-8 after percent-decoding",
-        ));
+        return problem_response(
+            &Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad-path",
+                "the path is not valid UTF-8 after percent-decoding",
+            ),
+            false,
+        );
     };
     let req = crate::api::Req {
         method: &method,
@@ -244,10 +287,18 @@ async fn handle(
         body,
         user: &principal,
     };
-    match api.route(req).await {
+    match ctx.api.route(req).await {
         Ok((status, body)) => json_response(status, &body, "application/json"),
-        Err(p) => problem_response(&p),
+        Err(p) => problem_response(&p, false),
     }
+}
+
+fn too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        format!("request bodies are limited to {MAX_BODY} bytes"),
+    )
 }
 
 /// `a=1&b=x%20y` as a map (later duplicates win).

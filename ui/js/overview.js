@@ -1,0 +1,178 @@
+// The overview: hosts with health and allocation, the data-centre and
+// service pools, virtual servers laid out on hosts, recent events. Every
+// section loads on its own, so one missing endpoint does not blank the page.
+
+import uPlot from "../vendor/uplot/uPlot.esm.js";
+import * as api from "./api.js";
+import { h, fill, state, barline, bar, mib, num, when, unavailable, every } from "./dom.js";
+import { createTable } from "./table.js";
+
+/** Host pools are named `host/<host>`. */
+export function hostLoads(pools) {
+  const m = new Map();
+  for (const p of pools || []) {
+    if (p.kind === "host") m.set(p.name.replace(/^host\//, ""), p);
+  }
+  return m;
+}
+
+/** Per-host allocation from the VM list (when there are no pools). */
+export function loadsFromVms(vms) {
+  const m = new Map();
+  for (const v of vms) {
+    const l = m.get(v.host) || { allocated: { vcpus: 0, memory_mib: 0 }, vms: 0 };
+    l.allocated.vcpus += v.vcpus || 0;
+    l.allocated.memory_mib += v.memory_mib || 0;
+    l.vms += 1;
+    m.set(v.host, l);
+  }
+  return m;
+}
+
+const pct = (a, b) => (b ? (100 * a) / b : 0);
+
+export function render(main, { signal }) {
+  const cards = h("div", { class: "cards", id: "summary" });
+  const hostsBox = h("section", { class: "panel", id: "ov-hosts", "aria-labelledby": "ov-hosts-h" });
+  const poolsBox = h("section", { class: "panel", id: "ov-pools", "aria-labelledby": "ov-pools-h" });
+  const chartBox = h("div", { class: "chart", id: "ov-chart" });
+  const vsBox = h("section", { class: "panel", id: "ov-vs", "aria-labelledby": "ov-vs-h" });
+  const evBox = h("section", { class: "panel", id: "ov-events", "aria-labelledby": "ov-events-h" });
+  const hostsBody = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  const poolsBody = h("div");
+  const vsBody = h("div");
+  const evBody = h("div");
+  fill(hostsBox, h("h2", { id: "ov-hosts-h" }, "Hosts"), hostsBody);
+  fill(poolsBox, h("h2", { id: "ov-pools-h" }, "Pools"), poolsBody,
+    h("h2", {}, "Data-centre allocation while this page is open"), chartBox);
+  fill(vsBox, h("h2", { id: "ov-vs-h" }, "Virtual servers"), vsBody);
+  fill(evBox, h("h2", { id: "ov-events-h" }, "Recent events"), evBody);
+  fill(main, h("h1", {}, "Overview"), cards,
+    h("div", { class: "grid" }, hostsBox, poolsBox), h("div", { class: "grid" }, vsBox, evBox));
+
+  const table = createTable({
+    caption: "Allocated to VMs, of what the host has",
+    pageSize: 10,
+    state: { sort: "name" },
+    columns: [
+      { key: "name", label: "Host", render: (r) => h("a", { href: `#/vms?host=${encodeURIComponent(r.name)}` }, r.name) },
+      { key: "health", label: "Health", render: (r) => state(r.health) },
+      { key: "cpu", label: "vCPU", value: (r) => pct(r.vcpus, r.cap_vcpus), render: (r) => bar(r.vcpus, r.cap_vcpus, `${r.name} vCPU allocation`) },
+      { key: "mem", label: "Memory", value: (r) => pct(r.mem, r.cap_mem), render: (r) => bar(r.mem, r.cap_mem, `${r.name} memory allocation`) },
+      { key: "vms", label: "VMs", num: true },
+    ],
+  });
+  let tableShown = false;
+
+  // The chart samples the data-centre pool on every refresh.
+  const series = [[], [], []];
+  let plot = null;
+  function sample(dc) {
+    if (!dc || !dc.allowed) return;
+    series[0].push(Date.now() / 1000);
+    series[1].push(pct(dc.allocated.vcpus, dc.allowed.vcpus));
+    series[2].push(pct(dc.allocated.memory_mib, dc.allowed.memory_mib));
+    if (series[0].length > 720) series.forEach((s) => s.shift());
+    const width = Math.max(260, chartBox.clientWidth || 400);
+    if (!plot) {
+      const css = getComputedStyle(document.documentElement);
+      const axis = { stroke: css.getPropertyValue("--muted").trim(), grid: { stroke: css.getPropertyValue("--line").trim() } };
+      plot = new uPlot({
+        width, height: 180,
+        scales: { y: { range: [0, 100] } },
+        axes: [axis, { ...axis, values: (u, vals) => vals.map((v) => `${v}%`) }],
+        series: [{}, { label: "vCPU %", stroke: "#3d8f57", width: 2 },
+          { label: "memory %", stroke: "#1a73e8", width: 2 }],
+      }, series, chartBox);
+    } else {
+      plot.setData(series);
+      if (Math.abs(plot.width - width) > 4) plot.setSize({ width, height: 180 });
+    }
+  }
+
+  async function loadHostsAndPools() {
+    const [hosts, pools] = await Promise.allSettled([api.get("/hosts", { signal }), api.get("/pools", { signal })]);
+    if (hosts.status === "rejected") { fill(hostsBody, unavailable("hosts", hosts.reason)); return; }
+    let loads;
+    if (pools.status === "fulfilled") {
+      loads = hostLoads(pools.value);
+    } else {
+      const vms = await api.get("/vms", { signal }).catch(() => []);
+      loads = loadsFromVms(vms);
+    }
+    const rows = hosts.value.map((x) => {
+      const l = loads.get(x.name);
+      const cap = (l && (l.allowed || l.capacity)) || x.capacity || {};
+      return {
+        name: x.name, health: x.health,
+        vcpus: l ? l.allocated.vcpus : 0, cap_vcpus: cap.vcpus || 0,
+        mem: l ? l.allocated.memory_mib : 0, cap_mem: cap.memory_mib || 0,
+        vms: l ? l.vms : 0,
+      };
+    });
+    table.setRows(rows);
+    if (!tableShown) { fill(hostsBody, table.el); tableShown = true; }
+
+    const up = hosts.value.filter((x) => x.health === "Up").length;
+    const vmCount = rows.reduce((s, r) => s + r.vms, 0);
+    const dc = pools.status === "fulfilled" ? pools.value.find((p) => p.kind === "datacenter") : null;
+    const total = dc && (dc.allowed || dc.capacity);
+    fill(cards,
+      card(`${up} / ${hosts.value.length}`, "hosts up", "hosts-up"),
+      card(num(dc ? dc.vms : vmCount), "virtual machines", "vm-count"),
+      card(total ? `${Math.round(pct(dc.allocated.vcpus, total.vcpus))}%` : "–", "vCPU allocated"),
+      card(total ? `${Math.round(pct(dc.allocated.memory_mib, total.memory_mib))}%` : "–", "memory allocated"));
+
+    if (pools.status === "rejected") {
+      fill(poolsBody, unavailable("pools", pools.reason));
+      return;
+    }
+    const shown = pools.value.filter((p) => p.kind !== "host");
+    fill(poolsBody, shown.length ? shown.map((p) => {
+      const lim = p.allowed || p.capacity;
+      return h("div", { class: "pool", "data-pool": p.name },
+        h("h3", {}, p.name, " ", h("span", { class: "muted" }, `${p.kind} · ${num(p.vms)} VMs`)),
+        barline("vCPU", p.allocated.vcpus, lim ? lim.vcpus : 0),
+        barline("memory", p.allocated.memory_mib, lim ? lim.memory_mib : 0, mib),
+        p.reservation ? h("p", { class: "muted" }, `reserved ${p.reservation.vcpus} vCPU, ${mib(p.reservation.memory_mib)}`) : null);
+    }) : h("p", { class: "muted" }, "No pools."));
+    sample(dc);
+  }
+
+  async function loadVs() {
+    let list;
+    try { list = await api.get("/vs", { signal }); } catch (e) { fill(vsBody, unavailable("virtual servers", e)); return; }
+    if (!list.length) { fill(vsBody, h("p", { class: "muted" }, "No virtual servers.")); return; }
+    fill(vsBody, list.map((v) => {
+      const byHost = new Map();
+      for (const n of v.nodes || []) byHost.set(n.host, [...(byHost.get(n.host) || []), n]);
+      return h("div", { class: "vs", "data-vs": v.name },
+        h("h3", {}, v.name, " ", h("span", { class: "muted" },
+          `${(v.nodes || []).length}/${v.desired} nodes${v.bind ? " · front end " + v.bind : ""}`)),
+        h("div", { class: "vs-map" }, [...byHost.entries()].map(([host, nodes]) =>
+          h("div", { class: "vs-host" }, h("div", { class: "h" }, host),
+            nodes.map((n) => h("a", { class: "chip", href: `#/vms/${encodeURIComponent(n.vm)}` }, n.vm))))));
+    }));
+  }
+
+  async function loadEvents() {
+    let list;
+    try { list = await api.get("/events", { signal }); } catch (e) { fill(evBody, unavailable("events", e)); return; }
+    const items = (Array.isArray(list) ? list : list.events || []).slice().sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, 12);
+    fill(evBody, items.length ? h("ol", { class: "events" }, items.map((e) => h("li", {},
+      h("span", { class: "muted" }, when(e.at)),
+      h("span", { class: `sev-${e.severity}` }, h("strong", {}, e.kind), " ", e.subject, ": ", e.message)))) :
+      h("p", { class: "muted" }, "No events yet."));
+  }
+
+  const loadAll = () => Promise.all([loadHostsAndPools(), loadVs(), loadEvents()]);
+  loadAll();
+  every(5000, loadAll, signal);
+  const onResize = () => plot && plot.setSize({ width: Math.max(260, chartBox.clientWidth), height: 180 });
+  window.addEventListener("resize", onResize);
+  return () => { window.removeEventListener("resize", onResize); if (plot) plot.destroy(); };
+}
+
+function card(n, label, id) {
+  return h("div", { class: "card", id }, h("div", { class: "n" }, n), h("div", { class: "l" }, label));
+}

@@ -6,7 +6,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 
 # haproxy: the load balancer in front of virtual servers (issue 4).
-apt_packages=(pkg-config libvirt-dev libvirt-clients libxml2-utils qemu-system-x86 libvirt-daemon-system sblim-wbemcli curl haproxy)
+# chromium, chromium-driver: the console's browser tests (WebDriver).
+apt_packages=(pkg-config libvirt-dev libvirt-clients libxml2-utils qemu-system-x86 libvirt-daemon-system sblim-wbemcli curl haproxy chromium chromium-driver)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

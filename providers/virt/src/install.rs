@@ -19,7 +19,7 @@ use crate::context::VirtContext;
 use crate::devices::{DeviceProvider, DEVICE_CLASSES};
 use crate::host::{HostProvider, VSMC_ID};
 use crate::host_resources::{HostResourceProvider, HOST_OS_ASSOCIATIONS, HOST_RESOURCE_CLASSES};
-use crate::jobs::JobProvider;
+use crate::job_provider::JobProvider;
 use crate::paths::{instance_id_path, VSMS_NAME};
 use crate::rasd::RasdKind;
 use crate::settings::SettingsProvider;
@@ -103,7 +103,8 @@ pub fn install(
     let jobs = Arc::new(JobProvider::new(ctx.clone()));
     registry.register_instances(ns, &c("ConcreteJob"), jobs.clone());
     registry.register_methods(ns, &c("ConcreteJob"), jobs.clone());
-    registry.register_instances(ns, &c("AffectedJobElement"), jobs);
+    registry.register_instances(ns, &c("AffectedJobElement"), jobs.clone());
+    registry.register_instances(ns, &c("OwningJobElement"), jobs);
 
     let assoc = Arc::new(AssocProvider::new(ctx.clone()));
     for base in ASSOC_CLASSES {

@@ -44,6 +44,8 @@ pub mod host_resources;
 pub mod install;
 /// `<P>_ConcreteJob`: long operations (DSP1103).
 pub mod jobs;
+/// The job classes: ConcreteJob, AffectedJobElement, OwningJobElement.
+pub mod job_provider;
 /// CIM settings ⇄ DomainSpec conversion.
 pub mod rasd;
 /// `<P>_VirtualSystemSettingData` and the RASDs.

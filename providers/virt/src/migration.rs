@@ -27,6 +27,7 @@ use vine_wbem::provider::{
 
 use crate::context::VirtContext;
 use crate::errors::to_cim;
+use crate::jobs::{JobControl, JobSpec};
 use crate::paths::{instance_id_path, MIGRATION_SERVICE_NAME};
 
 /// InstanceID of the migration capabilities (libvirt-cim's).
@@ -267,8 +268,17 @@ impl MigrationProvider {
             None => format!("Migration of {domain} to {uri}"),
         };
         let job_ctx = ctx.clone();
-        let job = ctx.jobs.spawn(&ctx, &name, vec![ctx.system_path(&domain)], move |h| async move {
+        // Terminate stops it before the move; once libvirt moves the VM
+        // it completes (a half-moved VM is worse than a finished move).
+        let spec = JobSpec::new(&name, service_path(&ctx))
+            .affecting(vec![ctx.system_path(&domain)])
+            .control(JobControl {
+                terminate: true,
+                kill: false,
+            });
+        let job = ctx.jobs.spawn(&ctx, spec, move |h| async move {
             let _guard = guard;
+            h.checkpoint()?;
             h.progress(10, &format!("moving {domain} to {uri}"));
             let (d, u) = (domain.clone(), uri.clone());
             let mode = job_ctx.call(move |hv| hv.migrate(&d, &u)).await?;

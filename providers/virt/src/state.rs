@@ -34,6 +34,20 @@ pub mod rc {
     pub const BUSY: u32 = 4099;
 }
 
+/// Whether a RequestStateChange `TimeoutPeriod` asks for a time limit:
+/// NULL and a zero interval do not.
+pub fn timeout_given(timeout: Option<&vine_cim::CimValue>) -> bool {
+    use vine_cim::CimValue;
+    match timeout {
+        None => false,
+        Some(CimValue::DateTime(d)) => d.interval_micros().is_none_or(|m| m != 0),
+        Some(CimValue::String(s)) => {
+            !s.trim().is_empty() && s.trim() != "00000000000000.000000:000"
+        }
+        Some(_) => true,
+    }
+}
+
 /// How a domain state shows on `<P>_ComputerSystem`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Status {

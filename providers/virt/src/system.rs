@@ -16,7 +16,8 @@ use vine_wbem::provider::{
 
 use crate::context::{DomainGuard, VirtContext};
 use crate::errors::to_cim;
-use crate::paths::instance_id_path;
+use crate::jobs::{JobControl, JobSpec};
+use crate::paths::{instance_id_path, VSMS_NAME};
 use crate::state::{self, plan, rc, status_of, Transition};
 
 /// How long an orderly shutdown may take before its job fails.
@@ -212,15 +213,7 @@ pub async fn request_state_change(
     requested: u16,
     timeout: Option<&CimValue>,
 ) -> CimResult<MethodResult> {
-    let timeout_given = match timeout {
-        None => false,
-        Some(CimValue::DateTime(d)) => d.interval_micros().is_none_or(|m| m != 0),
-        Some(CimValue::String(s)) => {
-            !s.trim().is_empty() && s.trim() != "00000000000000.000000:000"
-        }
-        Some(_) => true,
-    };
-    if timeout_given {
+    if state::timeout_given(timeout) {
         return Ok(MethodResult::code(rc::TIMEOUT_NOT_SUPPORTED));
     }
     let Some(guard) = ctx.locks.try_lock(dom) else {
@@ -266,52 +259,59 @@ async fn shutdown_job(ctx: &VirtContext, dom: &str, guard: DomainGuard) -> CimRe
     ctx.call(move |hv| hv.shutdown(&d)).await?;
     let job_ctx = ctx.clone();
     let d = dom.to_string();
-    let job = ctx.jobs.spawn(
-        ctx,
+    // Waiting can stop at any point: the guest was already asked, and
+    // dropping the wait leaves nothing half-done.
+    let spec = JobSpec::new(
         &format!("Shut down {dom}"),
-        vec![ctx.system_path(dom)],
-        move |h| async move {
-            let _guard = guard;
-            h.progress(10, "waiting for the guest to shut down");
-            let deadline = tokio::time::Instant::now() + SHUTDOWN_TIMEOUT;
-            loop {
-                let name = d.clone();
-                match job_ctx.hv_domain_state(&name).await? {
-                    None | Some(DomainState::Shutoff) => return Ok(()),
-                    Some(_) => {}
-                }
-                // Woken by this domain's next event, or re-checks each second
-                // in case an event was dropped.
-                let wait = async {
-                    loop {
-                        match events.recv().await {
-                            Ok(ev)
-                                if ev.domain == d
-                                    && matches!(
-                                        ev.kind,
-                                        DomainEventKind::Stopped
-                                            | DomainEventKind::Shutdown
-                                            | DomainEventKind::Undefined
-                                    ) =>
-                            {
-                                return
-                            }
-                            Ok(_) => {}
-                            Err(_) => return,
-                        }
-                    }
-                };
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(CimError::failed(format!(
-                        "{d} did not shut down within {}s; its guest may ignore ACPI: \
-                         use RequestedState 3 (Disabled) to power it off",
-                        SHUTDOWN_TIMEOUT.as_secs()
-                    )));
-                }
-                let _ = tokio::time::timeout(Duration::from_secs(1), wait).await;
+        ctx.service_path("VirtualSystemManagementService", VSMS_NAME),
+    )
+    .affecting(vec![ctx.system_path(dom)])
+    .control(JobControl {
+        terminate: true,
+        kill: true,
+    });
+    let job = ctx.jobs.spawn(ctx, spec, move |h| async move {
+        let _guard = guard;
+        h.progress(10, "waiting for the guest to shut down");
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_TIMEOUT;
+        loop {
+            h.checkpoint()?;
+            let name = d.clone();
+            match job_ctx.hv_domain_state(&name).await? {
+                None | Some(DomainState::Shutoff) => return Ok(()),
+                Some(_) => {}
             }
-        },
-    );
+            // Woken by this domain's next event, or re-checks each second
+            // in case an event was dropped.
+            let wait = async {
+                loop {
+                    match events.recv().await {
+                        Ok(ev)
+                            if ev.domain == d
+                                && matches!(
+                                    ev.kind,
+                                    DomainEventKind::Stopped
+                                        | DomainEventKind::Shutdown
+                                        | DomainEventKind::Undefined
+                                ) =>
+                        {
+                            return
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CimError::failed(format!(
+                    "{d} did not shut down within {}s; its guest may ignore ACPI: \
+                         use RequestedState 3 (Disabled) to power it off",
+                    SHUTDOWN_TIMEOUT.as_secs()
+                )));
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), wait).await;
+        }
+    });
     Ok(MethodResult::code(rc::JOB_STARTED).with_out("Job", job))
 }
 

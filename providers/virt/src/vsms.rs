@@ -7,6 +7,10 @@
 //! a VM busy with another request CIM_ERR_FAILED. Embedded instances are
 //! accepted both decoded (EmbeddedObject="instance") and as plain strings
 //! holding CIM-XML `<INSTANCE>` text.
+//!
+//! Added, removed and changed resources are published as
+//! `<P>_ResourceAllocationSettingData{Created,Deleted,Modified}Indication`
+//! with the RASD as SourceInstance.
 
 use async_trait::async_trait;
 use vine_cim::{
@@ -20,6 +24,7 @@ use vine_wbem::provider::{
 };
 
 use crate::context::{DomainGuard, VirtContext};
+use crate::events::{publish_created, publish_deleted, publish_modified};
 use crate::paths::{device_id, instance_id_path, split_device_id, split_vssd_id};
 use crate::pools::{self, PoolKind};
 use crate::rasd::{self, RasdKind};
@@ -121,6 +126,31 @@ fn split(scope: Scope) -> Vec<Scope> {
         Scope::Both => vec![Scope::Config, Scope::Live],
         s => vec![s],
     }
+}
+
+const RASD_CREATED: &str = "ResourceAllocationSettingDataCreatedIndication";
+const RASD_DELETED: &str = "ResourceAllocationSettingDataDeletedIndication";
+const RASD_MODIFIED: &str = "ResourceAllocationSettingDataModifiedIndication";
+
+/// The RASDs of `dom` as they are now, for indications; none when nobody
+/// listens or the VM cannot be read (an indication is not worth failing
+/// the request for).
+async fn rasds_now(ctx: &VirtContext, dom: &str, caps: &Capabilities) -> Vec<CimInstance> {
+    if ctx.sink.is_none() {
+        return Vec::new();
+    }
+    match view::load(ctx, dom).await {
+        Ok(v) => rasd::rasd_instances(ctx, &v.spec, Some(caps)),
+        Err(e) => {
+            tracing::debug!(domain = dom, error = %e, "no RASD indications");
+            Vec::new()
+        }
+    }
+}
+
+fn rasd_at<'a>(all: &'a [CimInstance], path: &CimInstanceName) -> Option<&'a CimInstance> {
+    all.iter()
+        .find(|i| i.path.as_ref().is_some_and(|p| p.same_object(path)))
 }
 
 /// Runs the management service's methods.
@@ -268,6 +298,12 @@ impl VsmsProvider {
             }
         }
         tracing::info!(domain = %dom, added = out.len(), "resources added");
+        let now = rasds_now(ctx, &dom, &caps).await;
+        for p in &out {
+            if let Some(r) = rasd_at(&now, p) {
+                publish_created(ctx, RASD_CREATED, r);
+            }
+        }
         Ok(MethodResult::code(0).with_out("ResultingResourceSettings", out))
     }
 
@@ -370,6 +406,13 @@ impl VsmsProvider {
                 }
             }
             tracing::info!(domain = %dom, rasd = %id, "resource modified");
+            if let Some(changed) = out.last() {
+                let before = rasd::rasd_instances(ctx, &current.spec, Some(&caps));
+                let after = rasds_now(ctx, &dom, &caps).await;
+                if let (Some(b), Some(a)) = (rasd_at(&before, changed), rasd_at(&after, changed)) {
+                    publish_modified(ctx, RASD_MODIFIED, b, a.clone());
+                }
+            }
         }
         Ok(MethodResult::code(0).with_out("ResultingResourceSettings", out))
     }
@@ -393,6 +436,12 @@ impl VsmsProvider {
                 ))
             }
         };
+        // Only to describe what goes in the Deleted indications.
+        let caps = if ctx.sink.is_some() {
+            caps(ctx).await.ok()
+        } else {
+            None
+        };
         for r in &refs {
             let id = r.key_str("InstanceID").unwrap_or_default();
             let (dom, devid) = split_device_id(id)
@@ -404,6 +453,10 @@ impl VsmsProvider {
                 .ok_or_else(|| CimError::not_found(format!("No such instance: {r}")))?;
             let _guard = lock(ctx, &dom)?;
             let scope = scope(ctx, &dom).await?;
+            let before = match &caps {
+                Some(c) => rasds_now(ctx, &dom, c).await,
+                None => Vec::new(),
+            };
             let d = dom.clone();
             let dev = devid.clone();
             match kind {
@@ -416,6 +469,9 @@ impl VsmsProvider {
                 RasdKind::Net => ctx.call(move |hv| hv.detach_nic(&d, &dev, scope)).await?,
             }
             tracing::info!(domain = %dom, rasd = %id, "resource removed");
+            if let Some(gone) = rasd_at(&before, r) {
+                publish_deleted(ctx, RASD_DELETED, gone);
+            }
         }
         Ok(MethodResult::code(0))
     }

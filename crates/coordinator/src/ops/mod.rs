@@ -110,22 +110,16 @@ impl OpsError {
 pub type Result<T> = std::result::Result<T, OpsError>;
 
 /// How the coordinator is set up.
+#[derive(Default)]
 pub struct CoordinatorConfig {
     pub overcommit: Overcommit,
     pub engine: EngineConfig,
     /// The virtual servers' load balancer; `None` when HAProxy is absent
     /// (virtual servers then have nodes but no front end, and say so).
     pub lb: Option<Arc<dyn LoadBalancer>>,
-}
-
-impl Default for CoordinatorConfig {
-    fn default() -> Self {
-        CoordinatorConfig {
-            overcommit: Overcommit::default(),
-            engine: EngineConfig::default(),
-            lb: None,
-        }
-    }
+    /// Where virtual servers' nodes serve; nodes get no traffic until it
+    /// knows their address (none known when `None`).
+    pub node_addrs: Option<Arc<dyn vs::NodeAddrs>>,
 }
 
 /// What handlers work with: the stored state and the ways to act.
@@ -136,6 +130,8 @@ pub struct Services {
     pub events: Arc<EventLog>,
     pub lb: Option<Arc<dyn LoadBalancer>>,
     pub vservers: Collection<VsRecord>,
+    /// Node addresses and the locks virtual-server changes take.
+    pub vs: vs::VsShared,
     /// Workload policies, versioned.
     pub policies: Arc<Policies>,
 }
@@ -161,6 +157,7 @@ impl Coordinator {
             events: Arc::new(EventLog::open(store)?),
             lb: config.lb,
             vservers: store.collection(names::VIRTUAL_SERVERS)?,
+            vs: vs::VsShared::new(config.node_addrs),
             policies: Arc::new(Policies::open(store)?),
             inventory,
         });

@@ -129,6 +129,9 @@ pub struct CreateVs {
     pub node_port: Option<u16>,
     #[serde(default)]
     pub pool: Option<String>,
+    /// How the balancer checks nodes (HTTP GET); its default when absent.
+    #[serde(default)]
+    pub health: Option<crate::cluster::HealthCheck>,
 }
 
 /// `vs.scale`.

@@ -1,9 +1,15 @@
+//! `/api/v1/hosts`: the hosts as the inventory has them, their VMs, and
+//! draining one (a job that moves every VM away).
+
 use http::Method;
 use serde_json::json;
+use vine_coordinator::ops::params::DrainHost;
 use vine_coordinator::ops::Coordinator;
 
-use super::{inventory_problem, no_route, not_allowed, ok, Reply, Req, Spec};
-use crate::openapi::{list_of, one_of};
+use super::{
+    accepted, inventory_problem, no_route, not_allowed, ok, ops_problem, Reply, Req, Spec,
+};
+use crate::openapi::{list_of, one_of, problem_responses};
 
 pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
     let inv = c.inventory();
@@ -14,7 +20,15 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
             inv.host(name).map_err(inventory_problem)?;
             ok(&inv.vms_on(name).map_err(inventory_problem)?)
         }
-        (_, ["hosts"] | ["hosts", _] | ["hosts", _, "vms"]) => Err(not_allowed(req.method)),
+        (&Method::POST, ["hosts", name, "drain"]) => {
+            let p = DrainHost {
+                host: name.to_string(),
+            };
+            accepted(&c.drain_host(p, req.owner(), None).map_err(ops_problem)?)
+        }
+        (_, ["hosts"] | ["hosts", _] | ["hosts", _, "vms" | "drain"]) => {
+            Err(not_allowed(req.method))
+        }
         _ => Err(no_route(&req.segs)),
     }
 }
@@ -32,6 +46,20 @@ pub(crate) fn spec() -> Spec {
             "responses": {"200": {"description": "the VMs of one host",
                 "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Vm"}}}}},
                 "404": {"description": "no such host"}}}}),
+    );
+    let p =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let mut responses = problem_responses();
+    responses["202"] = json!({"description": "a job moves every VM away, one at a time, each placed on another host; GET /api/v1/jobs/{id} follows it",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobAccepted"}}}});
+    responses["403"] = json!({"description": "readers may not drain hosts", "content": p});
+    responses["409"] = json!({"description": "the host is being drained already, or one of its VMs is busy with another job", "content": p});
+    responses["422"] = json!({"description": "some VM has nowhere to go (the message names it and the room there is)", "content": p});
+    s.paths.insert(
+        "/api/v1/hosts/{name}/drain".into(),
+        json!({"post": {"summary": "move every VM off a host",
+            "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "responses": responses}}),
     );
     s.schemas.insert(
         "Host".into(),

@@ -34,8 +34,12 @@ pub struct VirtContext {
     pub links: Arc<StaticLinks>,
     /// Child resource pools and the guests drawing from them (in memory).
     pub pools: Arc<crate::pools::PoolBook>,
-    /// Migration peers: host name → libvirt URI (`vine agent --peer NAME=URI`).
+    /// Migration peers: host name → libvirt URI or vine agent URL
+    /// (`vine agent --peer NAME=TARGET`).
     pub peers: Arc<HashMap<String, String>>,
+    /// How this agent logs in to peer agents (`--peer-user`,
+    /// `--peer-password-file`); `None`: peers by URL are refused.
+    pub peer_login: Option<crate::peer::PeerLogin>,
     /// The resource monitor (samples, history, `latest()`); replace it
     /// before `install` to change its interval.
     pub monitor: Arc<crate::monitor::Monitor>,
@@ -54,6 +58,7 @@ impl VirtContext {
             links: Arc::default(),
             pools: Arc::default(),
             peers: Arc::default(),
+            peer_login: None,
             monitor: crate::monitor::Monitor::new(Default::default()),
         }
     }

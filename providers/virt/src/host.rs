@@ -86,8 +86,9 @@ pub fn vsmc_instance(ctx: &VirtContext) -> CimInstance {
         // 2 DefineSystem, 3 DestroySystem, 5 ModifyResourceSettings,
         // 6 ModifySystemSettings, 7 RemoveResources, 10 AddResources.
         .with("SynchronousMethodsSupported", vec![2u16, 3, 5, 6, 7, 10])
+        // 2 VirtualResourceStateChange (RASD indications),
         // 3 ConcreteJobStateChange, 4 VirtualSystemStateChange.
-        .with("IndicationsSupported", vec![3u16, 4]);
+        .with("IndicationsSupported", vec![2u16, 3, 4]);
     i.path = Some(instance_id_path(&class, VSMC_ID));
     i
 }

@@ -19,6 +19,8 @@ pub mod capabilities;
 pub mod metrics;
 /// The virtual system migration service (DSP1081).
 pub mod migration;
+/// Migration to another vine agent through its CIM interface.
+pub mod peer;
 /// The resource monitor: periodic samples with bounded history.
 pub mod monitor;
 /// HostedResourcePool, ResourceAllocationFromPool, ElementAllocatedFromPool.

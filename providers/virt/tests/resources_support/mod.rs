@@ -15,6 +15,7 @@ use vine_cim::{CimInstance, CimInstanceName, CimValue, Repository};
 use vine_hypervisor::testhost::{host_uri, write_host_file, TestHostSpec};
 use vine_hypervisor::{Hypervisor, LibvirtHypervisor};
 use vine_providers_virt::monitor::{Monitor, MonitorConfig};
+use vine_providers_virt::peer::PeerLogin;
 use vine_providers_virt::{schema, VirtContext, VIRT_NS};
 use vine_wbem::auth::{Role, UserStore};
 use vine_wbem::client::{ClientConfig, EnumArgs, TlsVerify, WbemClient};
@@ -36,7 +37,25 @@ pub struct Host {
 /// sample VMs (1 vCPU, 512 MiB, a disk in the pool, a NIC on `default`).
 pub fn host(name: &str, cpus: u32, mib: u64, vms: u32) -> Host {
     let dir = tempfile::tempdir().unwrap();
-    let spec = TestHostSpec::new(name, cpus, mib, dir.path().join("pool")).with_sample_vms(vms);
+    let pool = dir.path().join("pool");
+    host_on(dir, name, cpus, mib, vms, pool)
+}
+
+/// Like [`host`], with its storage pool in `pool` (shared storage: two
+/// hosts on one directory).
+pub fn host_sharing(name: &str, cpus: u32, mib: u64, vms: u32, pool: PathBuf) -> Host {
+    host_on(tempfile::tempdir().unwrap(), name, cpus, mib, vms, pool)
+}
+
+fn host_on(
+    dir: tempfile::TempDir,
+    name: &str,
+    cpus: u32,
+    mib: u64,
+    vms: u32,
+    pool: PathBuf,
+) -> Host {
+    let spec = TestHostSpec::new(name, cpus, mib, pool).with_sample_vms(vms);
     let file = dir.path().join(format!("{name}.xml"));
     write_host_file(&file, &spec).unwrap();
     let uri = host_uri(&file);
@@ -85,6 +104,8 @@ fn users_text() -> &'static str {
 /// An agent serving one host.
 pub struct Agent {
     pub client: WbemClient,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
     pub ctx: VirtContext,
     pub monitor: Arc<Monitor>,
     stop: Option<oneshot::Sender<()>>,
@@ -107,6 +128,12 @@ pub async fn agent(
     sample: Duration,
 ) -> Agent {
     let mut ctx = VirtContext::new(hv, "KVM", host_name);
+    // Peer agents are test agents too: same admin login.
+    ctx.peer_login = Some(PeerLogin {
+        user: "admin".into(),
+        password: "adminpw".into(),
+        ca_file: None,
+    });
     ctx.peers = Arc::new(
         peers
             .iter()
@@ -147,8 +174,9 @@ pub async fn agent(
     .await
     .unwrap();
     let addr = running.http.unwrap();
+    let url = format!("http://{addr}");
     let client = WbemClient::new(&ClientConfig {
-        url: format!("http://{addr}"),
+        url: url.clone(),
         user: "admin".into(),
         password: "adminpw".into(),
         tls: TlsVerify::Insecure,
@@ -157,6 +185,7 @@ pub async fn agent(
     .unwrap();
     Agent {
         client,
+        url,
         monitor: installed.ctx.monitor.clone(),
         ctx: installed.ctx,
         stop: Some(stop),

@@ -201,7 +201,8 @@ impl Cimom {
     }
 
     /// Associators: the far-end instances, fetched from their providers.
-    /// Ends that no longer exist are skipped rather than failing the call.
+    /// Ends that no longer exist, or live in a namespace this server does
+    /// not have, are skipped rather than failing the call.
     pub async fn associators(
         &self,
         ctx: &RequestContext,
@@ -218,6 +219,12 @@ impl Cimom {
                     .unwrap_or_else(|| ctx.namespace.clone()),
                 user: ctx.user.clone(),
             };
+            // A far end on another WBEM server (a VM on an agent, referred
+            // to from the manager) cannot be fetched here; AssociatorNames
+            // and References still name it.
+            if !self.repo().has_namespace(&target_ctx.namespace) {
+                continue;
+            }
             match self.get_instance(&target_ctx, &name, opts).await {
                 Ok(i) => out.push(i),
                 Err(e) if e.status == vine_cim::CimStatus::NotFound => continue,

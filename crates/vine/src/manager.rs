@@ -16,6 +16,7 @@ use vine_console::{Api, ApiConfig, RunningApi};
 use vine_coordinator::cluster::LoadBalancer;
 use vine_coordinator::inventory::Inventory;
 use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
+use vine_providers_manager::{ManagerContext, VINE_NS};
 use vine_store::Store;
 use vine_wbem::client::{ClientConfig, TlsVerify};
 use vine_wbem::interop::{InteropProvider, INTEROP_NS};
@@ -170,10 +171,17 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         tokio::spawn(async move { c.run(stopped(stop)).await })
     };
 
-    let repo = crate::schema::load(&[INTEROP_NS], &[], opts.serve.schemas.as_deref())?;
+    let schemas = opts.serve.schemas.as_deref();
+    let mut repo = crate::schema::load(&[INTEROP_NS, VINE_NS], &[], schemas)?;
+    crate::schema::compile_manager(&mut repo, VINE_NS, schemas)?;
     let mut registry = Registry::new();
     let mut profiles = ProfileTable::default();
     let interop = InteropProvider::install(&mut registry, &mut profiles);
+    vine_providers_manager::install(
+        &mut registry,
+        &mut profiles,
+        ManagerContext::new(coordinator.clone(), &opts.serve.host_name),
+    );
     let cimom = Cimom::new(
         repo,
         registry,

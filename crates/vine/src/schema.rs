@@ -135,3 +135,21 @@ pub fn compile_virt(
         .with_context(|| format!("compiling schemas/virt with prefix {prefix}"))?;
     Ok(())
 }
+
+/// Compiles the manager's classes (`schemas/vine/VINE_Manager.mof`) into
+/// `ns`, which must already hold the DMTF schema.
+pub fn compile_manager(repo: &mut Repository, ns: &str, dir: Option<&Path>) -> Result<()> {
+    let fs;
+    let source: &dyn MofSource = match dir {
+        Some(d) => {
+            fs = FsSource {
+                search_path: vec![PathBuf::from(d)],
+            };
+            &fs
+        }
+        None => &Embedded,
+    };
+    vine_providers_manager::schema::compile(repo, ns, source)
+        .with_context(|| format!("compiling {}", vine_providers_manager::schema::MOF_FILE))?;
+    Ok(())
+}

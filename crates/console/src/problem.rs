@@ -12,6 +12,10 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong and what to do about it.
     pub detail: String,
+    /// Findings with their places (a policy file's problems), when the
+    /// error has several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<serde_json::Value>,
 }
 
 impl Problem {
@@ -21,6 +25,7 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("error").into(),
             status: status.as_u16(),
             detail: detail.into(),
+            problems: None,
         }
     }
 

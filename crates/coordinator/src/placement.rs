@@ -19,6 +19,8 @@ impl Resources {
         Resources { vcpus, memory_mib }
     }
 
+    // Saturating, which `std::ops::Add` would hide behind `+`.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, o: Resources) -> Resources {
         Resources {
             vcpus: self.vcpus.saturating_add(o.vcpus),
@@ -26,6 +28,8 @@ impl Resources {
         }
     }
 
+    /// Saturating at zero: free room is never negative.
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, o: Resources) -> Resources {
         Resources {
             vcpus: self.vcpus.saturating_sub(o.vcpus),

@@ -23,6 +23,8 @@ mod events;
 mod hosts;
 /// `/api/v1/jobs`.
 mod jobs;
+/// `/api/v1/policies`: versions, check, apply, rollback.
+mod policies;
 /// `/api/v1/pools`.
 mod pools;
 /// `/api/v1/vms`.
@@ -147,6 +149,7 @@ pub(crate) fn specs() -> Vec<Spec> {
         pools::spec(),
         vs::spec(),
         events::spec(),
+        policies::spec(),
     ]
 }
 
@@ -161,6 +164,7 @@ impl Api {
             Some("pools") => pools::route(c, &req).await,
             Some("vs") => vs::route(c, &req).await,
             Some("events") => events::route(c, &req).await,
+            Some("policies") => policies::route(c, &req).await,
             _ => Err(no_route(&req.segs)),
         }
     }

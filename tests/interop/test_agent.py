@@ -242,3 +242,39 @@ def test_bad_input_and_busy_answers(agent):
     # The agent is still up.
     assert conn.EnumerateInstances("KVM_HostSystem")[0]["Name"] == "agent-test"
     conn.InvokeMethod("DestroySystem", vsms(conn), AffectedSystem=out["ResultingSystem"])
+
+
+def test_host_resources_dsp1052(agent):
+    """The host's processors, memory and operating system, found from the
+    host system and from the Computer System profile in root/interop."""
+    conn = agent.conn()
+    host = conn.EnumerateInstanceNames("KVM_HostSystem")[0]
+    devices = conn.Associators(host, AssocClass="KVM_SystemDevice")
+    classes = sorted(d.classname for d in devices)
+    assert classes == ["KVM_HostMemory", "KVM_HostProcessor"], classes
+    cpu = next(d for d in devices if d.classname == "KVM_HostProcessor")
+    assert cpu["NumberOfEnabledCores"] == 8
+    assert cpu["SystemName"] == "agent-test"
+    mem = next(d for d in devices if d.classname == "KVM_HostMemory")
+    assert mem["NumberOfBlocks"] * mem["BlockSize"] == 16 * 1024 ** 3
+
+    running = conn.Associators(host, AssocClass="KVM_RunningOS")
+    assert [o.classname for o in running] == ["KVM_OperatingSystem"]
+    with open("/proc/sys/kernel/osrelease") as f:
+        assert running[0]["Version"] == f.read().strip()
+    installed = conn.References(host, ResultClass="KVM_InstalledOS")
+    assert installed[0]["PrimaryOS"] is True
+    assert conn.AssociatorNames(running[0].path, AssocClass="KVM_RunningOS")[0].keybindings["Name"] \
+        == "agent-test"
+
+    # From the profile: DSP1052 conforms to the host, its CPU component
+    # profile to the processors.
+    interop = agent.conn(INTEROP)
+    profiles = {p["RegisteredName"]: p for p in interop.EnumerateInstances("CIM_RegisteredProfile")}
+    for name in ("Computer System", "CPU", "System Memory"):
+        assert name in profiles, sorted(profiles)
+    central = interop.AssociatorNames(profiles["CPU"].path, AssocClass="CIM_ElementConformsToProfile")
+    assert [c.classname for c in central] == ["KVM_HostProcessor"]
+    hosts = interop.AssociatorNames(profiles["Computer System"].path,
+                                    AssocClass="CIM_ElementConformsToProfile")
+    assert [h.keybindings["Name"] for h in hosts] == ["agent-test"]

@@ -67,6 +67,8 @@ pub struct AgentArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub indications: IndicationArgs,
+    #[command(flatten)]
+    pub peer_login: PeerLoginArgs,
     /// A migration peer: its host name and libvirt URI
     /// (`--peer b=qemu+ssh://b/system`); repeat for more
     #[arg(long = "peer", value_name = "NAME=URI", value_parser = parse_peer)]
@@ -83,6 +85,53 @@ fn parse_peer(s: &str) -> std::result::Result<(String, String), String> {
             "`{s}` is not NAME=URI (e.g. b=qemu+ssh://b/system)"
         )),
     }
+}
+
+/// How the agent logs in to peer agents given by URL
+/// (`--peer b=http://10.0.0.2:15988`): the VM moves through the peer's
+/// CIM interface.
+#[derive(Debug, Default, clap::Args)]
+pub struct PeerLoginArgs {
+    /// User this agent logs in to peer agents as (peers given by URL)
+    #[arg(long, value_name = "USER", default_value = "admin")]
+    pub peer_user: String,
+    /// File holding the password for --peer-user
+    #[arg(long, value_name = "FILE")]
+    pub peer_password_file: Option<PathBuf>,
+    /// CA certificate of https:// peers [default: accept any certificate]
+    #[arg(long, value_name = "FILE")]
+    pub peer_ca_file: Option<PathBuf>,
+}
+
+/// The login for peer agents; required when a peer is given by URL.
+fn peer_login(
+    args: &PeerLoginArgs,
+    peers: &HashMap<String, String>,
+) -> Result<Option<vine_providers_virt::peer::PeerLogin>> {
+    let by_url = peers
+        .iter()
+        .find(|(_, t)| vine_providers_virt::peer::is_agent_url(t));
+    let Some(file) = &args.peer_password_file else {
+        if let Some((n, _)) = by_url {
+            bail!(
+                "--peer {n} is a vine agent URL: give --peer-password-file (and --peer-user) \
+                 to log in to it"
+            );
+        }
+        return Ok(None);
+    };
+    let password = std::fs::read_to_string(file)
+        .with_context(|| format!("reading --peer-password-file {}", file.display()))?
+        .trim_end_matches(['\r', '\n'])
+        .to_string();
+    if password.is_empty() {
+        bail!("--peer-password-file {} is empty", file.display());
+    }
+    Ok(Some(vine_providers_virt::peer::PeerLogin {
+        user: args.peer_user.clone(),
+        password,
+        ca_file: args.peer_ca_file.clone(),
+    }))
 }
 
 /// The peers of `--peer`, by host name; a name given twice is refused.
@@ -211,7 +260,9 @@ pub async fn start(
     let hv_dyn: Arc<dyn Hypervisor> = hv.clone();
     let mut ctx = VirtContext::new(hv_dyn, &prefix, &cfg.host_name);
     ctx.sink = Some(indications.sink());
-    ctx.peers = Arc::new(peer_map(&args.peers)?);
+    let peers = peer_map(&args.peers)?;
+    ctx.peer_login = peer_login(&args.peer_login, &peers)?;
+    ctx.peers = Arc::new(peers);
     let installed = vine_providers_virt::install(&mut registry, &mut profiles, ctx);
 
     let cimom = Cimom::new(
@@ -271,6 +322,27 @@ mod tests {
         let m = peer_map(&[p("a"), p("b")]).unwrap();
         assert_eq!(m.get("b").map(String::as_str), Some("test:///b.xml"));
         assert!(peer_map(&[p("a"), p("a")]).is_err());
+    }
+
+    #[test]
+    fn peers_by_url_need_a_login() {
+        let peers = peer_map(&[("b".into(), "http://127.0.0.1:15990".into())]).unwrap();
+        let e = peer_login(&PeerLoginArgs::default(), &peers).unwrap_err();
+        assert!(e.to_string().contains("--peer-password-file"), "{e}");
+        let libvirt = peer_map(&[("b".into(), "test:///b.xml".into())]).unwrap();
+        assert!(peer_login(&PeerLoginArgs::default(), &libvirt)
+            .unwrap()
+            .is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "s3cret\n").unwrap();
+        let args = PeerLoginArgs {
+            peer_user: "ops".into(),
+            peer_password_file: Some(f),
+            peer_ca_file: None,
+        };
+        let l = peer_login(&args, &peers).unwrap().unwrap();
+        assert_eq!((l.user.as_str(), l.password.as_str()), ("ops", "s3cret"));
     }
 
     #[test]

@@ -130,6 +130,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
                     ..Default::default()
                 },
                 config: None,
+                peer_login: Default::default(),
                 indications: IndicationArgs {
                     indication_retries: 3,
                     indication_retry_interval: 5,

@@ -32,6 +32,12 @@ pub enum BenchCmd {
     /// `vine agent` on a test-driver host: RSS with 0 and N VMs,
     /// EnumerateInstances of CIM_ComputerSystem, DefineSystem→running
     Agent(crate::bench_agent::AgentBenchArgs),
+    /// A manager over N simulated hosts: resync time, memory, `vine vm ls`
+    /// latency, create-VM throughput
+    Manager(crate::bench_manager::ManagerBenchArgs),
+    /// Serves N agents in one process for `bench manager`
+    #[command(hide = true)]
+    AgentFarm(crate::bench_manager::FarmArgs),
 }
 
 pub(crate) const PASSWORD: &str = "bench-password";
@@ -197,6 +203,8 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             connections,
         } => (seconds, sizes, connections),
         BenchCmd::Agent(args) => return crate::bench_agent::run(args).await,
+        BenchCmd::Manager(args) => return crate::bench_manager::run(args).await,
+        BenchCmd::AgentFarm(args) => return crate::bench_manager::farm(args).await,
     };
     if seconds == 0 {
         bail!("--seconds must be at least 1");

@@ -15,6 +15,8 @@ pub mod ops;
 pub mod placement;
 /// Workload policies: versions, apply, rollback.
 pub mod policies;
+/// The live policy loop: observe, plan, execute as jobs, audit.
+pub mod policy_loop;
 /// Data-centre, host and service pools; admission control.
 pub mod pools;
 /// The Virtual Node Interface: CIM-XML calls to host agents.

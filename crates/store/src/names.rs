@@ -11,6 +11,8 @@ pub const VIRTUAL_SERVERS: &str = "virtual_servers";
 pub const POOLS: &str = "pools";
 /// Workload policies.
 pub const POLICIES: &str = "policies";
+/// What the policy loop decided and did, round by round.
+pub const POLICY_AUDIT: &str = "policy_audit";
 /// Durable jobs (one record per job).
 pub const JOBS: &str = "jobs";
 /// Idempotency keys of jobs: key → job id.
@@ -25,6 +27,7 @@ pub const ALL: &[&str] = &[
     VIRTUAL_SERVERS,
     POOLS,
     POLICIES,
+    POLICY_AUDIT,
     JOBS,
     JOB_KEYS,
     EVENTS,

@@ -42,6 +42,14 @@ pub enum WorkloadError {
         #[source]
         source: serde_json::Error,
     },
+    /// The sink cannot carry out this kind of command at all; the sender
+    /// audits it as skipped (no retries) and skips what depends on it.
+    #[error("command {id} ({what}) skipped: {reason}")]
+    Unsupported {
+        id: usize,
+        what: String,
+        reason: String,
+    },
     /// A command sink refused or failed a command.
     #[error("command {id} ({what}) failed: {message}")]
     Command {

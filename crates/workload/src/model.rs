@@ -59,7 +59,8 @@ pub struct HostState {
     #[serde(default = "yes")]
     pub powered_on: bool,
     /// When its agent last reported (same clock as `time_s`); `None` if
-    /// it never did.
+    /// there is no report to go by (it never reported, or cannot be
+    /// reached now): the host is then held.
     #[serde(default)]
     pub reported_at: Option<f64>,
 }

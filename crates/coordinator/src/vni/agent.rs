@@ -8,6 +8,7 @@ use vine_wbem::client::{ClientConfig, ClientError, EnumArgs, WbemClient};
 
 use super::model::{HostCapacity, HostView, JobOutcome, JobView, MigrationCheck, VmState, VmView};
 use super::template::{memory_rasd, processor_rasd, VmTemplate};
+use super::usage::Utilization;
 use super::VIRT_NS;
 
 /// What went wrong talking to an agent.
@@ -240,6 +241,38 @@ impl AgentConn {
             out.push(vm);
         }
         Ok(out)
+    }
+
+    /// CPU and memory use of the host and each running VM: the newest
+    /// DSP1053 metric value of each (see [`Utilization`]).
+    pub async fn utilization(&self) -> Result<Utilization> {
+        let host = self.host().await?;
+        let args = EnumArgs::default();
+        let defs = self
+            .client
+            .enumerate_instances(VIRT_NS, "CIM_BaseMetricDefinition", &args)
+            .await
+            .map_err(|e| self.call_err(e))?;
+        // Every kept sample comes back: ask only for what is read.
+        let only = EnumArgs {
+            property_list: Some(
+                [
+                    "MeasuredElementName",
+                    "MetricDefinitionId",
+                    "TimeStamp",
+                    "MetricValue",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+            ..EnumArgs::default()
+        };
+        let values = self
+            .client
+            .enumerate_instances(VIRT_NS, "CIM_BaseMetricValue", &only)
+            .await
+            .map_err(|e| self.call_err(e))?;
+        Ok(Utilization::from_metrics(&host.name, &defs, &values))
     }
 
     /// The instance of the agent's service of `base` class

@@ -10,10 +10,13 @@
 mod agent;
 mod model;
 mod template;
+/// CPU and memory use from the agent's base metrics.
+mod usage;
 
 pub use agent::{AgentConn, RequestedState, VniError};
 pub use model::{HostCapacity, HostView, JobOutcome, JobView, MigrationCheck, VmState, VmView};
 pub use template::{DiskTemplate, NicTemplate, VmTemplate};
+pub use usage::{Usage, Utilization};
 
 /// The namespace of the virtualization model on an agent.
 pub const VIRT_NS: &str = "root/virt";

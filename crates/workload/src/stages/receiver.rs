@@ -54,7 +54,7 @@ impl Receiver {
         }
         for (i, h) in snap.hosts.iter().enumerate() {
             let why = match h.reported_at {
-                None => Some("its agent never reported".to_string()),
+                None => Some("there is no report from its agent".to_string()),
                 Some(t) if !t.is_finite() => Some("its report time is not a number".into()),
                 Some(t) if snap.time_s - t > self.max_report_age_s => Some(format!(
                     "its agent has been silent for {:.0} s",

@@ -117,20 +117,25 @@ impl Sender {
             for c in wave {
                 let mut last = None;
                 let mut attempts = 0;
-                let mut ok = false;
+                let mut o = Outcome::Failed;
                 while attempts < self.attempts {
                     attempts += 1;
                     match sink.execute(c) {
                         Ok(()) => {
-                            ok = true;
+                            o = Outcome::Done;
+                            break;
+                        }
+                        // Retrying cannot help a sink that lacks the means.
+                        Err(WorkloadError::Unsupported { reason, .. }) => {
+                            last = Some(reason);
+                            o = Outcome::Skipped;
                             break;
                         }
                         Err(e) => last = Some(e.to_string()),
                     }
                 }
-                let o = if ok { Outcome::Done } else { Outcome::Failed };
                 outcome[c.id] = Some(o);
-                self.log(c, attempts, o, if ok { None } else { last });
+                self.log(c, attempts, o, if o == Outcome::Done { None } else { last });
             }
         }
         outcome
@@ -198,6 +203,26 @@ impl CommandSink for FailingSink {
 mod tests {
     use super::*;
 
+    /// Can migrate, cannot touch host power.
+    struct NoPower(Vec<usize>);
+
+    impl CommandSink for NoPower {
+        fn execute(&mut self, c: &Command) -> Result<()> {
+            if matches!(
+                c.kind,
+                CommandKind::PowerOn { .. } | CommandKind::PowerOff { .. }
+            ) {
+                return Err(WorkloadError::Unsupported {
+                    id: c.id,
+                    what: c.kind.describe(),
+                    reason: "no power control".into(),
+                });
+            }
+            self.0.push(c.id);
+            Ok(())
+        }
+    }
+
     fn cmd(id: usize, kind: CommandKind, deps: Vec<usize>) -> Command {
         Command {
             id,
@@ -235,6 +260,22 @@ mod tests {
         let order: Vec<usize> = sink.executed.iter().map(|c| c.id).collect();
         assert_eq!(order, vec![0, 1, 2, 3, 4]);
         assert_eq!(s.audit.len(), 5);
+    }
+
+    #[test]
+    fn unsupported_is_skipped_once_with_its_dependents() {
+        let cmds = vec![
+            cmd(0, CommandKind::PowerOn { host: "b".into() }, vec![]),
+            mig(1, "x", vec![0]),
+            mig(2, "y", vec![]),
+        ];
+        let mut s = Sender::new(4);
+        let mut sink = NoPower(vec![]);
+        let out = s.run(&cmds, &mut sink);
+        assert_eq!(out, vec![Outcome::Skipped, Outcome::Skipped, Outcome::Done]);
+        assert_eq!(sink.0, vec![2], "only the independent migration ran");
+        assert_eq!(s.audit[0].attempts, 1, "no retries");
+        assert_eq!(s.audit[0].error.as_deref(), Some("no power control"));
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod hostos;
 pub mod libvirt;
 /// Host files for libvirt's test driver.
 pub mod testhost;
+/// Synthetic CPU load for test-driver hosts (`vine agent --synthetic-load`).
+pub mod synthetic;
 mod types;
 
 pub use error::{HvError, HvResult};

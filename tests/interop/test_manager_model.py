@@ -150,6 +150,8 @@ def test_create_and_delete_a_virtual_server_through_cim(up):
     done = wait_job(conn, job)
     assert done["JobState"] == 7, done.get("ErrorDescription")
     assert done["PercentComplete"] == 100
+    rv, errs = conn.InvokeMethod("GetErrors", job)
+    assert rv == 0 and not errs.get("Errors")
     vs = conn.GetInstance(out["VirtualServer"])
     assert vs["DesiredNodes"] == 2 and vs["ActualNodes"] == 2
     nodes = conn.AssociatorNames(vs.path, AssocClass="VINE_VirtualNode")

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use vine_cim::{
     CimClass, CimDateTime, CimError, CimInstance, CimInstanceName, CimMethod, CimParamValue,
-    CimResult, CimStatus, CimValue,
+    CimResult, CimStatus, CimType, CimValue,
 };
 use vine_coordinator::jobs::{JobFilter, JobId, JobRecord, JobState};
 use vine_wbem::provider::{
@@ -300,7 +300,14 @@ impl MethodProvider for JobProvider {
         }
         if method.name.matches("GetErrors") {
             let errors: Vec<CimValue> = job_error(&job).into_iter().map(CimValue::from).collect();
-            return Ok(MethodResult::code(0).with_out("Errors", CimValue::Array(errors)));
+            let mut r = MethodResult::code(0);
+            // Typed, so that an empty array still says what it would hold.
+            r.out_params.push(CimParamValue {
+                name: "Errors".into(),
+                cim_type: Some(CimType::Instance),
+                value: Some(CimValue::Array(errors)),
+            });
+            return Ok(r);
         }
         if method.name.matches("GetError") {
             let mut r = MethodResult::code(0);

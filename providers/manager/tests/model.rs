@@ -379,3 +379,51 @@ async fn a_virtual_server_is_created_scaled_and_deleted_through_cim() {
         4097
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_job_says_why_in_errordescription_and_get_errors() {
+    let m = two_hosts(true).await;
+    // A job whose VM does not exist fails in its first step.
+    let id = m
+        .coordinator
+        .submit(
+            "vm.power",
+            &serde_json::json!({"vm": "ghost", "action": "start"}),
+            Some("tester"),
+            None,
+        )
+        .unwrap();
+    let job = paths::job(id.as_str());
+    let done = m.wait_job(&job).await;
+    assert_eq!(
+        done.get("JobState"),
+        Some(&CimValue::Uint16(10)),
+        "{done:#?}"
+    );
+    assert_eq!(uint(&done, "ErrorCode"), 1);
+    let why = done
+        .get_str("ErrorDescription")
+        .unwrap_or_default()
+        .to_string();
+    assert!(why.contains("ghost"), "{why}");
+    assert_eq!(done.get_str("ElementName"), Some("vm.power ghost"));
+
+    let r = m.call(&job, "GetErrors", vec![]).await.unwrap();
+    assert_eq!(rc(&r), 0);
+    let errors = match r.out_params.iter().find(|p| p.name.matches("Errors")) {
+        Some(p) => p.value.clone(),
+        None => panic!("no Errors in {r:?}"),
+    };
+    let Some(CimValue::Array(errors)) = errors else {
+        panic!("Errors is not an array: {errors:?}");
+    };
+    assert_eq!(errors.len(), 1);
+    let e = match &errors[0] {
+        CimValue::Instance(i) => i.as_ref().clone(),
+        CimValue::String(s) => panic!("Errors came back as text: {s}"),
+        other => panic!("Errors holds {other:?}"),
+    };
+    assert_eq!(e.class_name.as_str(), "CIM_Error");
+    assert_eq!(e.get_str("Message"), Some(why.as_str()));
+    assert_eq!(uint(&e, "CIMStatusCode"), 1);
+}

@@ -6,15 +6,16 @@
 //! and waits for a signal.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use tokio::sync::watch;
 use vine_console::{Api, ApiConfig, RunningApi};
-use vine_coordinator::cluster::LoadBalancer;
+use vine_coordinator::cluster::{Haproxy, HaproxyConfig, LbError, LoadBalancer};
 use vine_coordinator::inventory::Inventory;
+use vine_coordinator::ops::vs::{health as vs_health, AddrFile};
 use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
 use vine_providers_manager::{ManagerContext, VINE_NS};
 use vine_store::Store;
@@ -30,6 +31,11 @@ use crate::serve::{bootstrap, shutdown_signal, transport_config};
 
 /// Default address of the REST API and console.
 pub const DEFAULT_API: &str = "127.0.0.1:8443";
+/// How often the virtual servers' health loop looks at the balancer.
+const VS_HEALTH_EVERY: Duration = Duration::from_secs(1);
+/// The file nodes publish their addresses in, in the manager's state
+/// directory (format: `vine_coordinator::ops::vs::addrs`).
+pub const NODE_ADDRS_FILE: &str = "node-addrs";
 
 /// Flags of `vine manager`.
 #[derive(Debug, clap::Args)]
@@ -52,6 +58,10 @@ pub struct ManagerArgs {
     /// Seconds between full inventory resyncs
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub resync_secs: u64,
+    /// The haproxy program fronting virtual servers; `off` for none
+    /// [default: haproxy on PATH or in /usr/sbin, none if absent]
+    #[arg(long, value_name = "PATH|off")]
+    pub haproxy: Option<String>,
 }
 
 /// Everything `start` needs, validated.
@@ -75,6 +85,8 @@ pub struct RunningManager {
     pub coordinator: Arc<Coordinator>,
     resync_task: tokio::task::JoinHandle<()>,
     jobs_task: tokio::task::JoinHandle<()>,
+    vs_task: tokio::task::JoinHandle<()>,
+    lb: Option<Arc<dyn LoadBalancer>>,
 }
 
 impl RunningManager {
@@ -96,6 +108,48 @@ impl RunningManager {
         self.api.wait().await;
         let _ = self.resync_task.await;
         let _ = self.jobs_task.await;
+        let _ = self.vs_task.await;
+        // The front ends close with the manager; the next start restores
+        // them from the store.
+        if let Some(lb) = self.lb {
+            if let Err(e) = lb.stop().await {
+                tracing::warn!(error = %e, "stopping the load balancer");
+            }
+        }
+    }
+}
+
+/// The virtual servers' balancer: HAProxy in `dir` (a master left there by
+/// a killed manager is stopped first). `choice` is `--haproxy`: a program
+/// path, `off`, or `None` to look for `haproxy` — and go without a front
+/// end, with a warning, when it is not installed.
+pub async fn load_balancer(
+    choice: Option<&str>,
+    dir: &Path,
+) -> Result<Option<Arc<dyn LoadBalancer>>> {
+    let binary = match choice {
+        Some("off") => {
+            tracing::info!("--haproxy off: virtual servers get no front end");
+            return Ok(None);
+        }
+        Some(path) => Some(PathBuf::from(path)),
+        None => None,
+    };
+    let explicit = binary.is_some();
+    match Haproxy::new(HaproxyConfig {
+        binary,
+        dir: dir.to_path_buf(),
+    })
+    .await
+    {
+        Ok(h) => Ok(Some(Arc::new(h))),
+        Err(LbError::Missing(_)) if !explicit => {
+            tracing::warn!(
+                "haproxy not found (deploy/setup.sh installs it): virtual servers will run without a front end"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| format!("preparing haproxy in {}", dir.display())),
     }
 }
 
@@ -161,6 +215,9 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         inventory.clone(),
         CoordinatorConfig {
             lb: opts.lb.clone(),
+            node_addrs: Some(Arc::new(AddrFile::new(
+                opts.serve.state_dir.join(NODE_ADDRS_FILE),
+            ))),
             ..CoordinatorConfig::default()
         },
     )
@@ -170,6 +227,11 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         let stop = stop.clone();
         tokio::spawn(async move { c.run(stopped(stop)).await })
     };
+    let vs_task = tokio::spawn(vs_health::run(
+        coordinator.clone(),
+        VS_HEALTH_EVERY,
+        stopped(stop.clone()),
+    ));
 
     let schemas = opts.serve.schemas.as_deref();
     let mut repo = crate::schema::load(&[INTEROP_NS, VINE_NS], &[], schemas)?;
@@ -256,6 +318,8 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         coordinator,
         resync_task,
         jobs_task,
+        vs_task,
+        lb: opts.lb,
     })
 }
 
@@ -278,6 +342,7 @@ pub async fn run(args: ManagerArgs) -> Result<()> {
             .to_string(),
         None => std::env::var("VINE_AGENT_PASSWORD").unwrap_or_default(),
     };
+    let lb = load_balancer(args.haproxy.as_deref(), &serve.state_dir.join("haproxy")).await?;
     let (tx, rx) = watch::channel(false);
     let running = start(
         ManagerOptions {
@@ -287,7 +352,7 @@ pub async fn run(args: ManagerArgs) -> Result<()> {
             agent_user: args.agent_user,
             agent_password,
             resync: Duration::from_secs(args.resync_secs.max(1)),
-            lb: None,
+            lb,
         },
         rx,
     )

@@ -41,6 +41,10 @@ pub struct UpArgs {
     /// Seconds between full inventory resyncs
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub resync_secs: u64,
+    /// The haproxy program fronting virtual servers; `off` for none
+    /// [default: haproxy on PATH or in /usr/sbin, none if absent]
+    #[arg(long, value_name = "PATH|off")]
+    pub haproxy: Option<String>,
 }
 
 /// The one password of an embedded setup: the manager's `admin` and the
@@ -167,6 +171,8 @@ pub async fn run(args: UpArgs) -> Result<()> {
         .api
         .parse()
         .with_context(|| format!("--api `{}` is not an address like {DEFAULT_API}", args.api))?;
+    let lb = manager::load_balancer(args.haproxy.as_deref(), &dir.join("haproxy")).await?;
+    let has_lb = lb.is_some();
     let m = manager::start(
         ManagerOptions {
             serve,
@@ -175,7 +181,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
             agent_user: "admin".into(),
             agent_password: password.clone(),
             resync: Duration::from_secs(args.resync_secs.max(1)),
-            lb: None,
+            lb,
         },
         rx,
     )
@@ -187,6 +193,15 @@ pub async fn run(args: UpArgs) -> Result<()> {
         dir.display()
     );
     println!("user: admin  password: {password}");
+    println!(
+        "virtual servers: {}; node addresses in {}",
+        if has_lb {
+            "front ends by haproxy"
+        } else {
+            "no front end (haproxy not found or off)"
+        },
+        dir.join("manager").join(manager::NODE_ADDRS_FILE).display()
+    );
     m.print_urls();
     for (name, a) in m
         .inventory

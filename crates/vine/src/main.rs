@@ -10,6 +10,8 @@ mod bench;
 mod bench_agent;
 /// `vine cim …`: the CIM client commands.
 mod cim_cmd;
+/// `vine host|vm|pool|vs|job …`: the REST client commands.
+mod cli;
 /// Serving configuration: flags and file, validated.
 mod config;
 /// `vine manager`: inventory, REST API, console, WBEM.
@@ -67,6 +69,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: bench::BenchCmd,
     },
+    #[command(flatten)]
+    Client(cli::Command),
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +104,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Bench { cmd } => bench::run(cmd).await,
             Cmd::Sim(a) => sim_cmd::run_sim(a),
             Cmd::Policy(a) => sim_cmd::run_policy(a),
+            Cmd::Client(c) => cli::run(c).await,
         }
     })
 }

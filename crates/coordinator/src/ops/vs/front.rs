@@ -130,7 +130,6 @@ mod tests {
                     host: "h".into(),
                     addr: addr.map(str::to_string),
                     state: *state,
-                    ready_at: 0,
                 })
                 .collect(),
             bind: Some(format!("127.0.0.1:{port}")),

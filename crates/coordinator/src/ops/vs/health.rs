@@ -10,9 +10,10 @@
 //!    with the agent, not only the inventory).
 //!
 //! Each failed node is reported once: the loop remembers the nodes it
-//! asked about until they leave the record. A node that has never been
-//! seen up after its checks had time to run is not repaired — replacing a
-//! node that never worked (a wrong address, say) would only make another.
+//! asked about until they leave the record. A node the loop has never seen
+//! up is not repaired for failing its checks: HAProxy reports a node down
+//! from its first failed check, so such a node never worked (a wrong
+//! address, say), and a replacement made the same way would fail the same.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -24,8 +25,8 @@ use crate::events::Severity;
 use crate::inventory::HostHealth;
 use crate::ops::{Coordinator, ErrorKind};
 
-use super::front::{default_check, node_row, sync_lb};
-use super::{now_ms, NodeState, VsRecord};
+use super::front::{node_row, sync_lb};
+use super::{NodeState, VsRecord};
 
 /// The owner of the repair jobs the loop submits.
 pub const OWNER: &str = "vs-health";
@@ -48,7 +49,7 @@ pub async fn run(c: Arc<Coordinator>, every: Duration, stop: impl Future<Output 
 struct Health {
     /// The front ends were applied once since the start.
     synced: bool,
-    /// Seen up after their checks had time to run.
+    /// Seen up by the balancer's checks.
     proven: HashSet<(String, String)>,
     /// A repair was asked for them.
     asked: HashSet<(String, String)>,
@@ -114,11 +115,7 @@ impl Health {
             },
             None => Vec::new(),
         };
-        let now = now_ms();
         for r in records.iter().filter(|r| !r.deleting) {
-            let check = r.health.clone().unwrap_or_else(default_check);
-            let settle_ms =
-                u64::from(check.interval_ms) * u64::from(check.fall.max(check.rise) + 1);
             let mut failed: Vec<(String, String)> = Vec::new();
             for n in r.nodes.iter().filter(|n| n.state == NodeState::Ready) {
                 let key = (r.name.clone(), n.vm.clone());
@@ -126,7 +123,7 @@ impl Health {
                     continue;
                 }
                 match node_row(&status, &r.name, &n.vm).map(|x| x.state) {
-                    Some(BackendState::Up) if now.saturating_sub(n.ready_at) > settle_ms => {
+                    Some(BackendState::Up) => {
                         self.proven.insert(key);
                         continue;
                     }

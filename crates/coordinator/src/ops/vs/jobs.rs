@@ -232,7 +232,6 @@ impl VsJob {
             host: host.clone(),
             addr: None,
             state: NodeState::Creating,
-            ready_at: 0,
         };
         if let Err(e) = self.update(&rec.name, move |r| {
             r.nodes.push(node.clone());
@@ -297,12 +296,10 @@ impl VsJob {
                 .await
                 .map(|a| a.to_string());
         let (vm, a) = (n.vm.clone(), addr.clone());
-        let at = now_ms();
         self.update(&rec.name, move |r| {
             if let Some(x) = r.nodes.iter_mut().find(|x| x.vm == vm) {
                 x.state = NodeState::Ready;
                 x.addr = a.clone();
-                x.ready_at = at;
             }
         })?;
         let ready = rec

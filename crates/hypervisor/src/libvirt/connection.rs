@@ -89,6 +89,14 @@ pub(crate) fn backoff(attempts: u32) -> Duration {
     FIRST_BACKOFF.saturating_mul(factor).min(MAX_BACKOFF)
 }
 
+/// Whether `uri` reaches its driver through a daemon: all but the plain
+/// test driver, which lives in this process (`test:///…`); a transport in
+/// the scheme (`test+unix://`, `qemu+ssh://`) always means a daemon.
+pub(crate) fn through_daemon(uri: &str, driver: DriverKind) -> bool {
+    let scheme = uri.split("://").next().unwrap_or_default();
+    driver != DriverKind::Test || scheme.contains('+')
+}
+
 /// A connection plus what is registered on it.
 struct Live {
     conn: Connect,
@@ -100,6 +108,10 @@ struct Live {
 pub(crate) struct Link {
     pub uri: String,
     pub driver: DriverKind,
+    /// Whether a daemon is behind the connection (it can die and come
+    /// back): every driver but the in-process test driver, and the test
+    /// driver too when reached through one (`test+unix:///default?…`).
+    daemon: bool,
     live: RwLock<Option<Live>>,
     state: Mutex<LinkState>,
     events: broadcast::Sender<DomainEvent>,
@@ -114,6 +126,7 @@ impl Link {
         let link = Arc::new(Link {
             uri: uri.to_string(),
             driver,
+            daemon: through_daemon(uri, driver),
             live: RwLock::new(None),
             state: Mutex::new(LinkState::Up),
             events: tx,
@@ -158,7 +171,7 @@ impl Link {
     /// A call failed because the connection is gone: treat it like the
     /// close callback would (it may come late, or not at all).
     pub fn note_lost(self: &Arc<Self>) {
-        if self.driver != DriverKind::Test {
+        if self.daemon {
             self.transition(LinkEvent::Closed);
         }
     }
@@ -198,8 +211,8 @@ impl Link {
                 None
             }
         };
-        let close_callback = self.driver != DriverKind::Test && self.register_close(&conn);
-        if self.driver != DriverKind::Test {
+        let close_callback = self.daemon && self.register_close(&conn);
+        if self.daemon {
             // Lets libvirt notice a dead daemon within ~15 s even when
             // vine sends nothing.
             if let Err(e) = conn.set_keep_alive(5, 3) {
@@ -354,6 +367,16 @@ mod tests {
         for ev in [LinkEvent::ReconnectFailed, LinkEvent::Reconnected] {
             assert_eq!(LinkState::Up.next(ev), (LinkState::Up, LinkAction::Nothing));
         }
+    }
+
+    #[test]
+    fn only_the_in_process_test_driver_has_no_daemon() {
+        assert!(!through_daemon("test:///tmp/a.xml", DriverKind::Test));
+        assert!(through_daemon(
+            "test+unix:///default?socket=/tmp/s",
+            DriverKind::Test
+        ));
+        assert!(through_daemon("qemu:///system", DriverKind::Qemu));
     }
 
     #[test]

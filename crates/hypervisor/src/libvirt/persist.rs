@@ -14,7 +14,9 @@ use crate::Hypervisor;
 /// The host name of a test URI: the name written in its host file, else
 /// the file's stem.
 pub(crate) fn test_host_name(uri: &str) -> String {
-    let path = uri.strip_prefix("test://").unwrap_or(uri);
+    // `test:///abs/h.xml`, or through a daemon `test+unix:///default?socket=…`.
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    let path = rest.split('?').next().unwrap_or(rest);
     if path == "/default" {
         return "test-default".into();
     }

@@ -25,6 +25,7 @@ const DEFAULT_API: &str = "https://127.0.0.1:8443";
 
 /// Connection and output flags shared by `vine host|vm|pool|vs|job`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Connection and output")]
 pub struct ConnArgs {
     /// The manager's API URL (`vine up` prints it as `api: URL`)
     #[arg(long, global = true, env = "VINE_API", default_value = DEFAULT_API, value_name = "URL")]

@@ -28,7 +28,9 @@ enum VmCmd {
     Show { name: String },
     /// Define a VM (on the least-loaded host that fits, or --host) and start it
     Create {
+        /// The new VM's name (unique in the data centre)
         name: String,
+        /// Virtual CPUs
         #[arg(long, value_name = "N")]
         vcpus: u32,
         /// Memory in MiB
@@ -70,6 +72,7 @@ enum VmCmd {
     #[command(group(clap::ArgGroup::new("size").required(true).multiple(true).args(["vcpus", "memory"])))]
     Resize {
         name: String,
+        /// Virtual CPUs (at most what the VM was defined with)
         #[arg(long, value_name = "N")]
         vcpus: Option<u32>,
         /// Memory in MiB

@@ -256,6 +256,12 @@ async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     // Bodies are read (and bounded) even when no route takes one yet, so a
     // client streaming a huge body gets 413, not a hung connection.
     let query = parse_query(req.uri().query());
+    let idempotency_key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return problem_response(&too_large(), false),
@@ -286,6 +292,7 @@ async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
         query,
         body,
         user: &principal,
+        idempotency_key,
     };
     match ctx.api.route(req).await {
         Ok((status, body)) => json_response(status, &body, "application/json"),

@@ -195,13 +195,14 @@ async fn vm_and_host_jobs_through_the_api() {
 
     bad_input(api, &m.url).await;
     openapi_describes(api, &m.url, &id).await;
+    idempotent_create(api, &m.url, &[&a, &b, &c]).await;
 
     // Jobs: filters, and cancelling a finished job changes nothing.
     let done: Vec<Value> = api
         .get("/jobs?kind=vm.create&state=succeeded")
         .await
         .unwrap();
-    assert_eq!(done.len(), 7);
+    assert_eq!(done.len(), 8);
     let failed: Vec<Value> = api.get("/jobs?state=failed").await.unwrap();
     assert_eq!(failed.len(), 1);
     let active: Vec<Value> = api.get("/jobs?active=true").await.unwrap();
@@ -371,4 +372,48 @@ async fn openapi_describes(api: &vine_console::ApiClient, url: &str, job: &str) 
         }
     }
     succeeds(api, answered["job"].as_str().unwrap()).await;
+}
+
+/// POST with an `Idempotency-Key` header, through curl: (status, body).
+fn post_with_key(url: &str, path: &str, key: &str, body: &Value) -> (u16, Value) {
+    let out = Command::new("curl")
+        .args(["-sSk", "-X", "POST", "-H", "Content-Type: application/json"])
+        .args(["-H", &format!("Idempotency-Key: {key}")])
+        .args(["--data", &body.to_string(), "-w", "\n%{http_code}", "-u"])
+        .arg(format!("admin:{PASSWORD}"))
+        .arg(format!("{url}{path}"))
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap(), serde_json::from_str(body).unwrap())
+}
+
+/// A create sent again with its key answers with the first job, even
+/// once the VM exists; the key with another request is a conflict.
+async fn idempotent_create(api: &vine_console::ApiClient, url: &str, agents: &[&AgentSpec]) {
+    let body = create_body("idem-1", 1, 64, None, false);
+    let (s1, first) = post_with_key(url, "/vms", "create-idem-1", &body);
+    let (s2, again) = post_with_key(url, "/vms", "create-idem-1", &body);
+    assert_eq!((s1, s2), (202, 202), "{first} {again}");
+    assert_eq!(first["job"], again["job"]);
+    succeeds(api, first["job"].as_str().unwrap()).await;
+    let (s3, late) = post_with_key(url, "/vms", "create-idem-1", &body);
+    assert_eq!((s3, &late["job"]), (202, &first["job"]));
+    let other = create_body("idem-2", 1, 64, None, false);
+    let (s4, p) = post_with_key(url, "/vms", "create-idem-1", &other);
+    assert_eq!(s4, 409, "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("create-idem-1"),
+        "{p}"
+    );
+    let mut n = 0;
+    for a in agents {
+        n += agent_vms(a)
+            .await
+            .iter()
+            .filter(|v| v.name == "idem-1")
+            .count();
+    }
+    assert_eq!(n, 1, "created once");
 }

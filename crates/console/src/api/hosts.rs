@@ -24,7 +24,10 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
             let p = DrainHost {
                 host: name.to_string(),
             };
-            accepted(&c.drain_host(p, req.owner(), None).map_err(ops_problem)?)
+            accepted(
+                &c.drain_host(p, req.owner(), req.idempotency_key.clone())
+                    .map_err(ops_problem)?,
+            )
         }
         (_, ["hosts"] | ["hosts", _] | ["hosts", _, "vms" | "drain"]) => {
             Err(not_allowed(req.method))
@@ -58,7 +61,9 @@ pub(crate) fn spec() -> Spec {
     s.paths.insert(
         "/api/v1/hosts/{name}/drain".into(),
         json!({"post": {"summary": "move every VM off a host",
-            "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"},
+                 "description": "sent again with the same key, answers with the first job"}],
             "responses": responses}}),
     );
     s.schemas.insert(

@@ -46,6 +46,9 @@ pub(crate) struct Req<'a> {
     pub query: HashMap<String, String>,
     pub body: Bytes,
     pub user: &'a Principal,
+    /// The `Idempotency-Key` header: a change sent again with the same key
+    /// answers with the first job instead of doing it twice.
+    pub idempotency_key: Option<String>,
 }
 
 impl Req<'_> {

@@ -53,7 +53,10 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
         (&Method::GET, ["vms"]) => ok(&inv.vms().map_err(inventory_problem)?),
         (&Method::POST, ["vms"]) => {
             let p = create_body(req)?;
-            accepted(&c.create_vm(p, owner, None).map_err(ops_problem)?)
+            accepted(
+                &c.create_vm(p, owner, req.idempotency_key.clone())
+                    .map_err(ops_problem)?,
+            )
         }
         (&Method::GET, ["vms", name]) => match inv.find_vm(name).map_err(inventory_problem)? {
             Some(v) => ok(&v),
@@ -65,7 +68,10 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
             let p = DeleteVm {
                 vm: name.to_string(),
             };
-            accepted(&c.delete_vm(p, owner, None).map_err(ops_problem)?)
+            accepted(
+                &c.delete_vm(p, owner, req.idempotency_key.clone())
+                    .map_err(ops_problem)?,
+            )
         }
         (&Method::POST, ["vms", name, "power"]) => {
             let b: PowerBody = req.json()?;
@@ -79,7 +85,10 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
                 vm: name.to_string(),
                 action,
             };
-            accepted(&c.power_vm(p, owner, None).map_err(ops_problem)?)
+            accepted(
+                &c.power_vm(p, owner, req.idempotency_key.clone())
+                    .map_err(ops_problem)?,
+            )
         }
         (&Method::POST, ["vms", name, "resize"]) => {
             let b: ResizeBody = req.json()?;
@@ -88,7 +97,10 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
                 vcpus: b.vcpus,
                 memory_mib: b.memory_mib,
             };
-            accepted(&c.resize_vm(p, owner, None).map_err(ops_problem)?)
+            accepted(
+                &c.resize_vm(p, owner, req.idempotency_key.clone())
+                    .map_err(ops_problem)?,
+            )
         }
         (&Method::POST, ["vms", name, "migrate"]) => {
             let b: MigrateBody = if req.body.is_empty() {
@@ -100,7 +112,10 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
                 vm: name.to_string(),
                 to: b.to,
             };
-            accepted(&c.migrate_vm(p, owner, None).map_err(ops_problem)?)
+            accepted(
+                &c.migrate_vm(p, owner, req.idempotency_key.clone())
+                    .map_err(ops_problem)?,
+            )
         }
         (_, ["vms"] | ["vms", _]) | (_, ["vms", _, "power" | "resize" | "migrate"]) => {
             Err(not_allowed(req.method))
@@ -143,8 +158,9 @@ pub(crate) fn spec() -> Spec {
     let mut s = Spec::default();
     let p =
         json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
-    let name =
-        json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let key = json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"},
+        "description": "sent again with the same key, the request answers with the first job instead of doing it twice (409 if the request differs)"});
+    let name = json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}, key]);
     let job_responses = |what: &str, extra: &[(&str, &str)]| {
         let mut r = problem_responses();
         r["202"] = json!({"description": format!("a job {what}; GET /api/v1/jobs/{{id}} follows it"),
@@ -161,6 +177,7 @@ pub(crate) fn spec() -> Spec {
 
     let mut list = list_of("Vm", "every VM");
     list["post"] = json!({"summary": "create a VM: placed (or on `host`), defined, started unless `start` is false",
+        "parameters": [key],
         "requestBody": body("VmCreate", true),
         "responses": job_responses("creates it", &[("409", "a VM of that name exists or is being created"),
             ("422", "admission or placement refused it: no room (the message names the room there is)")])});

@@ -20,8 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use vine_hypervisor::synthetic::SyntheticLoad;
 use vine_hypervisor::testhost::{self, TestHostSpec};
 use vine_hypervisor::{DriverKind, Hypervisor, LibvirtHypervisor};
+use vine_providers_virt::monitor::{Monitor, MonitorConfig};
 use vine_providers_virt::{VirtContext, VIRT_NS};
 use vine_wbem::indication::IndicationService;
 use vine_wbem::interop::{InteropProvider, INTEROP_NS};
@@ -73,6 +75,26 @@ pub struct AgentArgs {
     /// (`--peer b=qemu+ssh://b/system`); repeat for more
     #[arg(long = "peer", value_name = "NAME=URI", value_parser = parse_peer)]
     pub peers: Vec<(String, String)>,
+    /// Test-driver hosts only: make VMs' CPU time advance at the busy
+    /// fraction FILE gives each (JSON, `{"vm-name": 0.9}`; re-read when it
+    /// changes; VMs not named are idle). Test domains have no guest, so
+    /// this is how a test puts load on them
+    #[arg(long, value_name = "FILE")]
+    pub synthetic_load: Option<PathBuf>,
+    /// Seconds between resource-monitor samples (CPU, memory; fractions
+    /// allowed) [default: 5]
+    #[arg(long, value_name = "SECS", value_parser = parse_interval)]
+    pub monitor_interval: Option<std::time::Duration>,
+}
+
+/// Seconds of `--monitor-interval`: 0.1 to 3600.
+pub(crate) fn parse_interval(s: &str) -> std::result::Result<std::time::Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.1..=3600.0).contains(&v) => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds from 0.1 to 3600 (e.g. 5 or 0.5)"
+        )),
+    }
 }
 
 /// `NAME=URI` of `--peer`.
@@ -257,8 +279,22 @@ pub async fn start(
         &mut profiles,
         args.indications.config(&cfg.state_dir),
     );
-    let hv_dyn: Arc<dyn Hypervisor> = hv.clone();
+    let hv_dyn: Arc<dyn Hypervisor> = match &args.synthetic_load {
+        Some(file) => {
+            if hv.driver() != DriverKind::Test {
+                bail!("--synthetic-load is for test-driver hosts only (--test-host or a test:/// URI): real guests make their own load");
+            }
+            SyntheticLoad::wrap(hv.clone(), file)?
+        }
+        None => hv.clone(),
+    };
     let mut ctx = VirtContext::new(hv_dyn, &prefix, &cfg.host_name);
+    if let Some(interval) = args.monitor_interval {
+        ctx.monitor = Monitor::new(MonitorConfig {
+            interval,
+            ..MonitorConfig::default()
+        });
+    }
     ctx.sink = Some(indications.sink());
     let peers = peer_map(&args.peers)?;
     ctx.peer_login = peer_login(&args.peer_login, &peers)?;
@@ -322,6 +358,17 @@ mod tests {
         let m = peer_map(&[p("a"), p("b")]).unwrap();
         assert_eq!(m.get("b").map(String::as_str), Some("test:///b.xml"));
         assert!(peer_map(&[p("a"), p("a")]).is_err());
+    }
+
+    #[test]
+    fn monitor_interval_is_bounded_seconds() {
+        assert_eq!(
+            parse_interval("0.5"),
+            Ok(std::time::Duration::from_millis(500))
+        );
+        assert!(parse_interval("0").is_err());
+        assert!(parse_interval("soon").is_err());
+        assert!(parse_interval("7200").is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use vine_coordinator::cluster::{Haproxy, HaproxyConfig, LbError, LoadBalancer};
 use vine_coordinator::inventory::Inventory;
 use vine_coordinator::ops::vs::{health as vs_health, AddrFile};
 use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
+use vine_coordinator::policy_loop::{PolicyLoop, PolicyLoopConfig};
 use vine_providers_manager::{ManagerContext, VINE_NS};
 use vine_store::Store;
 use vine_wbem::client::{ClientConfig, TlsVerify};
@@ -62,6 +63,31 @@ pub struct ManagerArgs {
     /// [default: haproxy on PATH or in /usr/sbin, none if absent]
     #[arg(long, value_name = "PATH|off")]
     pub haproxy: Option<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Flags of the live policy loop (`vine manager` and `vine up`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct PolicyArgs {
+    /// Seconds between policy-engine rounds on the live data centre
+    /// (every stored policy, active version); 0 turns the loop off
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub policy_interval: u64,
+    /// Plan and audit every round but send no command
+    /// (GET /api/v1/policies/audit shows what would have run)
+    #[arg(long)]
+    pub policy_dry_run: bool,
+}
+
+impl PolicyArgs {
+    pub fn config(&self) -> PolicyLoopConfig {
+        PolicyLoopConfig {
+            interval: Duration::from_secs(self.policy_interval),
+            dry_run: self.policy_dry_run,
+            ..PolicyLoopConfig::default()
+        }
+    }
 }
 
 /// Everything `start` needs, validated.
@@ -75,6 +101,8 @@ pub struct ManagerOptions {
     pub resync: Duration,
     /// The virtual servers' load balancer, when there is one.
     pub lb: Option<Arc<dyn LoadBalancer>>,
+    /// The live policy loop.
+    pub policy: PolicyLoopConfig,
 }
 
 /// A started manager.
@@ -85,6 +113,7 @@ pub struct RunningManager {
     pub coordinator: Arc<Coordinator>,
     resync_task: tokio::task::JoinHandle<()>,
     jobs_task: tokio::task::JoinHandle<()>,
+    policy_task: tokio::task::JoinHandle<()>,
     vs_task: tokio::task::JoinHandle<()>,
     lb: Option<Arc<dyn LoadBalancer>>,
 }
@@ -108,6 +137,7 @@ impl RunningManager {
         self.api.wait().await;
         let _ = self.resync_task.await;
         let _ = self.jobs_task.await;
+        let _ = self.policy_task.await;
         let _ = self.vs_task.await;
         // The front ends close with the manager; the next start restores
         // them from the store.
@@ -227,6 +257,9 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         let stop = stop.clone();
         tokio::spawn(async move { c.run(stopped(stop)).await })
     };
+    let policy_loop = PolicyLoop::new(coordinator.clone(), opts.policy.clone())
+        .context("opening the policy audit")?;
+    let policy_task = tokio::spawn(policy_loop.run(stopped(stop.clone())));
     let vs_task = tokio::spawn(vs_health::run(
         coordinator.clone(),
         VS_HEALTH_EVERY,
@@ -318,6 +351,7 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         coordinator,
         resync_task,
         jobs_task,
+        policy_task,
         vs_task,
         lb: opts.lb,
     })
@@ -353,6 +387,7 @@ pub async fn run(args: ManagerArgs) -> Result<()> {
             agent_password,
             resync: Duration::from_secs(args.resync_secs.max(1)),
             lb,
+            policy: args.policy.config(),
         },
         rx,
     )

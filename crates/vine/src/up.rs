@@ -45,6 +45,16 @@ pub struct UpArgs {
     /// [default: haproxy on PATH or in /usr/sbin, none if absent]
     #[arg(long, value_name = "PATH|off")]
     pub haproxy: Option<String>,
+    /// Put CPU load on the hosts' VMs as FILE says (JSON,
+    /// `{"host-1-vm1": 0.9}`, re-read when it changes; see `vine agent
+    /// --synthetic-load`)
+    #[arg(long, value_name = "FILE")]
+    pub synthetic_load: Option<PathBuf>,
+    /// Seconds between the agents' resource-monitor samples [default: 5]
+    #[arg(long, value_name = "SECS", value_parser = agent::parse_interval)]
+    pub monitor_interval: Option<Duration>,
+    #[command(flatten)]
+    pub policy: manager::PolicyArgs,
 }
 
 /// The one password of an embedded setup: the manager's `admin` and the
@@ -141,7 +151,17 @@ pub async fn run(args: UpArgs) -> Result<()> {
                     indication_ca: None,
                     indication_insecure: false,
                 },
-                peers: Vec::new(),
+                // Every other host, so VMs can move between them.
+                peers: (1..=args.hosts)
+                    .filter(|&j| j != i)
+                    .map(|j| {
+                        let peer = format!("host-{j}");
+                        let uri = testhost::host_uri(&hosts_dir.join(format!("{peer}.xml")));
+                        (peer, uri)
+                    })
+                    .collect(),
+                synthetic_load: args.synthetic_load.clone(),
+                monitor_interval: args.monitor_interval,
             },
             rx.clone(),
         )
@@ -182,6 +202,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
             agent_password: password.clone(),
             resync: Duration::from_secs(args.resync_secs.max(1)),
             lb,
+            policy: args.policy.config(),
         },
         rx,
     )

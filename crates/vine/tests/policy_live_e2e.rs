@@ -1,0 +1,447 @@
+//! The policy engine on live agents. Test-driver hosts get CPU load from a
+//! synthetic-load file (their domains have no guest); a policy applied
+//! through the REST API then runs every second in the manager:
+//!
+//! - a hot host sheds a VM: the engine issues a `vm.migrate` job, the job
+//!   moves the VM through CIM (MigrateVirtualSystemToHost on the source
+//!   agent), the destination agent lists it, and nothing moves back;
+//! - a host whose agent stops answering is held: the engine reports it and
+//!   issues nothing that touches it.
+//!
+//! The move is checked twice: under `vine up` (agents and manager in one
+//! process, on loopback sockets; test hosts exchange domains in-process)
+//! and with separate `vine agent` and `vine manager` processes (the VM
+//! crosses to the peer agent through its CIM interface).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use vine_console::ApiClient;
+use vine_coordinator::vni::AgentConn;
+use vine_hypervisor::testhost::{write_host_file, TestHostSpec};
+use vine_wbem::client::{ClientConfig, TlsVerify};
+
+const PASSWORD: &str = "policy-e2e-secret";
+
+/// A test policy from `deploy/policies/default.toml`, tuned to react
+/// within seconds: the whole data centre, a low CPU upper threshold, a
+/// short window with 2 of 2 (the last sample and the forecast) above it,
+/// no consolidation (so only hotspots move VMs), one move per round.
+const POLICY: &str = r#"
+name = "hotspot"
+description = "default.toml made quick for a live test"
+
+[scope]
+kind = "datacenter"
+
+[thresholds.cpu]
+upper = 0.2
+lower = 0.0
+
+[thresholds.memory]
+upper = 0.95
+lower = 0.0
+
+[observation]
+window = 4
+k = 2
+n = 2
+
+[prediction]
+predictor = "last-value"
+horizon = 1
+backtest = 2
+safety_margin = 0.0
+
+[migration]
+max_concurrent = 1
+max_per_round = 1
+vm_cooldown_rounds = 6
+host_cooldown_rounds = 6
+hysteresis = 0.05
+destination = "least-loaded"
+vm_choice = "fewest-moves"
+
+[power]
+consolidate = false
+power_off_idle = false
+spare_hosts = 0
+"#;
+
+/// A child process killed when the test ends, however it ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads the child's stdout lines on a thread; returns them as they come.
+fn lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let out = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                // Nobody listens any more: keep draining so the child
+                // never blocks on a full pipe.
+                continue;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line starting with `prefix`; returns the rest.
+fn expect_line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => {
+                if let Some(rest) = l.strip_prefix(prefix) {
+                    return rest.to_string();
+                }
+            }
+            Err(e) => panic!("no `{prefix}` line: {e}"),
+        }
+    }
+}
+
+/// Replaces the load file at once (rename), as the agents re-read it.
+fn set_load(path: &Path, load: Value) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, load.to_string()).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn vine() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vine"));
+    c.env("VINE_LOG", "warn")
+        .env("VINE_ADMIN_PASSWORD", PASSWORD)
+        .env("VINE_AGENT_PASSWORD", PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    c
+}
+
+fn api(url: &str, password: &str) -> ApiClient {
+    ApiClient::new(url, "admin", password, TlsVerify::Insecure).unwrap()
+}
+
+fn agent(url: &str, password: &str) -> AgentConn {
+    AgentConn::new(&ClientConfig {
+        url: url.into(),
+        user: "admin".into(),
+        password: password.into(),
+        tls: TlsVerify::Insecure,
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
+async fn apply(api: &ApiClient) {
+    let v = api
+        .post(
+            "/policies",
+            &json!({"text": POLICY, "origin": "hotspot.toml"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["version"], 1, "{v}");
+}
+
+async fn audit(api: &ApiClient) -> Vec<Value> {
+    let v: Value = api.get("/policies/audit?n=1000").await.unwrap();
+    v.as_array().cloned().unwrap_or_default()
+}
+
+fn commands(rounds: &[Value]) -> Vec<Value> {
+    rounds
+        .iter()
+        .flat_map(|r| r["commands"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+async fn vm_names(a: &AgentConn) -> Vec<String> {
+    let mut v: Vec<String> = a.vms().await.unwrap().into_iter().map(|v| v.name).collect();
+    v.sort();
+    v
+}
+
+/// With the policy applied and `from`'s two VMs made hot, the engine moves
+/// exactly one of them to `to` through a `vm.migrate` job, the agents
+/// agree where it is, and nothing moves back over the next rounds.
+async fn one_vm_leaves_the_hot_host(
+    api: &ApiClient,
+    load: &Path,
+    (from, a): (&str, &AgentConn),
+    (to, b): (&str, &AgentConn),
+) {
+    let vms = [format!("{from}-vm1"), format!("{from}-vm2")];
+    assert_eq!(vm_names(a).await, vms);
+    apply(api).await;
+    // Idle hosts: rounds run, nothing is issued.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(commands(&audit(api).await).is_empty());
+
+    // `from` at 2 × 0.9 of 8 CPUs = 22.5 %, above the 20 % threshold; `to`
+    // idle. One VM moving leaves both at 11 %.
+    set_load(load, json!({&vms[0]: 0.9, &vms[1]: 0.9}));
+    let t = Instant::now();
+    let moved = loop {
+        let cmds = commands(&audit(api).await);
+        if let Some(c) = cmds.iter().find(|c| c["outcome"] == "done") {
+            break c.clone();
+        }
+        if let Some(c) = cmds.iter().find(|c| c["outcome"] != "done") {
+            panic!("a command did not succeed: {c}");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no move within 30 s of the hotspot: {:#}",
+            Value::Array(audit(api).await)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let what = moved["what"].as_str().unwrap();
+    let vm = what
+        .strip_prefix("migrate ")
+        .and_then(|w| w.strip_suffix(&format!(" {from} -> {to}")))
+        .unwrap_or_else(|| panic!("a move from {from} to {to}, got {what}"))
+        .to_string();
+    assert!(vms.contains(&vm), "{what}");
+    assert!(
+        moved["reason"].as_str().unwrap().contains("overloaded"),
+        "{moved}"
+    );
+    println!(
+        "{from} -> {to}: moved {vm} {:?} after the hotspot",
+        t.elapsed()
+    );
+
+    // The job behind it, as the REST API shows it.
+    let job: Value = api
+        .get(&format!("/jobs/{}", moved["job"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(job["kind"], "vm.migrate", "{job}");
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["owner"], "policy:hotspot", "{job}");
+
+    // The agents agree: the VM is on `to` and no longer on `from`.
+    assert!(vm_names(b).await.contains(&vm), "{vm} on {to}");
+    assert!(!vm_names(a).await.contains(&vm), "{vm} gone from {from}");
+
+    // No ping-pong: more rounds, no further move of anything.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let rounds = audit(api).await;
+    let cmds = commands(&rounds);
+    assert_eq!(cmds.len(), 1, "one move only: {cmds:#?}");
+    assert!(vm_names(b).await.contains(&vm), "{vm} stays on {to}");
+    let last = rounds.last().unwrap();
+    assert!(
+        last["hot"].as_array().unwrap().is_empty(),
+        "the hotspot is gone: {last:#}"
+    );
+    // The move is in the event log too.
+    let events: Value = api.get("/events").await.unwrap();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "policy.command" && e["subject"] == vm.as_str()),
+        "{events:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vine_up_runs_the_loop_and_a_hot_host_sheds_a_vm() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = dir.path().join("load.json");
+    set_load(&load, json!({}));
+    let mut child = vine()
+        .args(["up", "--hosts", "2", "--vms-per-host", "2"])
+        .args(["--http", "127.0.0.1:0", "--https", "off"])
+        .args(["--api", "127.0.0.1:0", "--haproxy", "off"])
+        .args(["--monitor-interval", "0.5", "--policy-interval", "1"])
+        .arg("--synthetic-load")
+        .arg(&load)
+        .arg("--state-dir")
+        .arg(dir.path().join("up"))
+        .spawn()
+        .expect("vine runs");
+    let out = lines(&mut child);
+    let _up = Proc(child);
+    let password = expect_line(&out, "user: admin  password: ");
+    let api = api(&expect_line(&out, "api: "), &password);
+    let a = agent(&expect_line(&out, "agent host-1: "), &password);
+    let b = agent(&expect_line(&out, "agent host-2: "), &password);
+    one_vm_leaves_the_hot_host(&api, &load, ("host-1", &a), ("host-2", &b)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_processes_a_hot_host_sheds_a_vm_through_cim() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = dir.path().join("load.json");
+    set_load(&load, json!({}));
+    // Each agent knows the other by WBEM URL: the VM moves through the
+    // destination agent's CIM interface (test domains cannot cross
+    // processes any other way).
+    let (pa, pb) = (free_port(), free_port());
+    let (a_url, b_url) = (
+        format!("http://127.0.0.1:{pa}"),
+        format!("http://127.0.0.1:{pb}"),
+    );
+    let (_a, _) = start_agent(dir.path(), "a", &load, pa, ("b", &b_url));
+    let (_b, _) = start_agent(dir.path(), "b", &load, pb, ("a", &a_url));
+    let (_m, api) = start_manager(dir.path(), &a_url, &b_url);
+    let (a, b) = (agent(&a_url, PASSWORD), agent(&b_url, PASSWORD));
+    one_vm_leaves_the_hot_host(&api, &load, ("a", &a), ("b", &b)).await;
+}
+
+/// A test-driver host file with `vms` sample VMs. Every host's storage
+/// pool is the same directory, as shared storage would be, so a VM's disk
+/// is where the destination of a move expects it.
+fn host_file(dir: &Path, name: &str, vms: u32) -> std::path::PathBuf {
+    let file = dir.join(format!("{name}.xml"));
+    let spec = TestHostSpec::new(name, 8, 16 * 1024, dir.join("images")).with_sample_vms(vms);
+    write_host_file(&file, &spec).unwrap();
+    file
+}
+
+/// A loopback port nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `vine agent` on a test host with two sample VMs, on `port`
+/// (0: any), with one migration peer; returns it and its WBEM URL.
+fn start_agent(
+    dir: &Path,
+    name: &str,
+    load: &Path,
+    port: u16,
+    peer: (&str, &str),
+) -> (Proc, String) {
+    let file = host_file(dir, name, 2);
+    let secret = dir.join("peer-password");
+    std::fs::write(&secret, PASSWORD).unwrap();
+    let mut child = vine()
+        .arg("agent")
+        .arg("--test-host")
+        .arg(&file)
+        .args(["--host-name", name, "--https", "off"])
+        .arg(format!("--http=127.0.0.1:{port}"))
+        .arg(format!("--peer={}={}", peer.0, peer.1))
+        .arg("--peer-password-file")
+        .arg(&secret)
+        .args(["--monitor-interval", "0.5"])
+        .arg("--synthetic-load")
+        .arg(load)
+        .arg("--state-dir")
+        .arg(dir.join(format!("{name}-state")))
+        .spawn()
+        .expect("vine agent runs");
+    let out = lines(&mut child);
+    let url = format!("http://{}", expect_line(&out, "wbem: http://"));
+    (Proc(child), url)
+}
+
+/// Starts `vine manager` over agents a and b, policy rounds every second.
+fn start_manager(dir: &Path, a_url: &str, b_url: &str) -> (Proc, ApiClient) {
+    let mut child = vine()
+        .arg("manager")
+        .arg(format!("--agent=a={a_url}"))
+        .arg(format!("--agent=b={b_url}"))
+        .args(["--http", "127.0.0.1:0", "--https", "off"])
+        .args(["--api", "127.0.0.1:0", "--haproxy", "off"])
+        .args(["--policy-interval", "1"])
+        .arg("--state-dir")
+        .arg(dir.join("manager"))
+        .spawn()
+        .expect("vine manager runs");
+    let out = lines(&mut child);
+    let api = api(&expect_line(&out, "api: "), PASSWORD);
+    (Proc(child), api)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_stops_answering_is_held_and_nothing_touches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = dir.path().join("load.json");
+    set_load(&load, json!({}));
+    let (_a, a_url) = start_agent(dir.path(), "a", &load, 0, ("b", "http://127.0.0.1:9"));
+    let (b, b_url) = start_agent(dir.path(), "b", &load, 0, ("a", "http://127.0.0.1:9"));
+    let (_m, api) = start_manager(dir.path(), &a_url, &b_url);
+    let hosts: Value = api.get("/hosts").await.unwrap();
+    assert!(
+        hosts
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["health"] == "Up"),
+        "both agents seen: {hosts:#}"
+    );
+    apply(&api).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // b goes away; a gets hot. Moving a VM to b would be the engine's
+    // obvious answer, had it not lost b.
+    drop(b);
+    set_load(&load, json!({"a-vm1": 0.9, "a-vm2": 0.9}));
+    let t = Instant::now();
+    let last = loop {
+        let rounds = audit(&api).await;
+        let done = rounds.last().filter(|r| {
+            r["hot"] == json!(["a"]) && r["held"].as_array().unwrap().contains(&json!("b"))
+        });
+        if let Some(r) = done {
+            break r.clone();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "a hot and b held within 20 s: {:#}",
+            Value::Array(rounds)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        last["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "host b held: there is no report from its agent"),
+        "{last:#}"
+    );
+    assert_eq!(last["unresolved"], json!(["a"]), "nowhere to go: {last:#}");
+    // A few more rounds: the engine never acts on b, nor at all.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rounds = audit(&api).await;
+    assert!(
+        commands(&rounds).is_empty(),
+        "no command while b is unknown: {rounds:#?}"
+    );
+    let events: Value = api.get("/events").await.unwrap();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "policy.held"
+                && e["message"].as_str().unwrap().contains("host(s) b")),
+        "{events:#}"
+    );
+}

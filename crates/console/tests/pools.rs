@@ -38,6 +38,7 @@ struct Setup {
     coordinator: Arc<Coordinator>,
     admin: ApiClient,
     reader: ApiClient,
+    addr: std::net::SocketAddr,
 }
 
 async fn setup() -> Setup {
@@ -80,6 +81,7 @@ async fn setup() -> Setup {
     .unwrap();
     let url = api.url();
     Setup {
+        addr: api.addr,
         _dir: dir,
         store,
         coordinator,
@@ -331,4 +333,69 @@ fn delete_vm(s: &Setup, name: &str) {
         .unwrap()
         .delete(&format!("host-1/{name}"))
         .unwrap();
+}
+
+/// `/api/openapi.json`, read off the socket (it lies outside `/api/v1`).
+async fn openapi(addr: std::net::SocketAddr) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /api/openapi.json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let (_, body) = raw.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(body).unwrap()
+}
+
+/// Every field a schema requires is in `v`, and nothing `v` has is
+/// unknown to it.
+fn conforms(doc: &Value, schema: &str, v: &Value) {
+    let s = &doc["components"]["schemas"][schema];
+    for r in s["required"].as_array().unwrap() {
+        assert!(
+            v.get(r.as_str().unwrap()).is_some(),
+            "{schema} needs {r}: {v}"
+        );
+    }
+    for k in v.as_object().unwrap().keys() {
+        assert!(
+            s["properties"].get(k).is_some(),
+            "{schema} does not describe {k}: {v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_what_the_routes_answer() {
+    let s = setup().await;
+    let doc = openapi(s.addr).await;
+    let paths = &doc["paths"];
+    for (path, method, status) in [
+        ("/api/v1/pools", "get", "200"),
+        ("/api/v1/pools", "post", "201"),
+        ("/api/v1/pools", "post", "422"),
+        ("/api/v1/pools/{name}", "get", "200"),
+        ("/api/v1/pools/{name}", "delete", "409"),
+    ] {
+        assert!(
+            paths[path][method]["responses"][status].is_object(),
+            "{method} {path} {status} is described"
+        );
+    }
+    let rec = s
+        .admin
+        .post(
+            "/pools",
+            &json!({"name": "web", "reservation": {"vcpus": 1, "memory_mib": 512},
+                "limit": {"vcpus": 2, "memory_mib": 1024}}),
+        )
+        .await
+        .unwrap();
+    conforms(&doc, "PoolRecord", &rec);
+    let pools: Value = s.reader.get("/pools").await.unwrap();
+    for p in pools.as_array().unwrap() {
+        conforms(&doc, "Pool", p);
+        conforms(&doc, "Resources", &p["allocated"]);
+    }
 }

@@ -513,10 +513,9 @@ mod tests {
             .replacen("upper = 0.95", &format!("upper = {upper}"), 1)
     }
 
-    #[tokio::test]
-    async fn a_version_that_does_not_validate_never_replaces_the_good_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+    /// A coordinator with no hosts on a fresh store.
+    fn coordinator(dir: &std::path::Path) -> (Store, Arc<Coordinator>) {
+        let store = Store::open(dir).unwrap();
         let client = ClientConfig {
             url: String::new(),
             user: "admin".into(),
@@ -526,6 +525,64 @@ mod tests {
         };
         let inv = Arc::new(Inventory::open(&store, client).unwrap());
         let c = Coordinator::open(&store, inv, CoordinatorConfig::default()).unwrap();
+        (store, c)
+    }
+
+    #[tokio::test]
+    async fn dry_run_audits_the_plan_and_submits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, c) = coordinator(dir.path());
+        let config = PolicyLoopConfig {
+            dry_run: true,
+            ..PolicyLoopConfig::default()
+        };
+        let mut l = PolicyLoop::new(c.clone(), config).unwrap();
+        let plan = Plan {
+            round: 7,
+            commands: vec![vine_workload::Command {
+                id: 0,
+                kind: vine_workload::CommandKind::Migrate {
+                    vm: "x".into(),
+                    from: "a".into(),
+                    to: "b".into(),
+                },
+                depends_on: vec![],
+                reason: "a is overloaded".into(),
+            }],
+            hot: vec!["a".into()],
+            ..Plan::default()
+        };
+        l.running.insert(
+            "web".into(),
+            Running {
+                engine: Engine::new(vine_workload::Policy::builtin_default()),
+                version: 1,
+                refused: None,
+                last: None,
+            },
+        );
+        let round = l.execute("web", 1, plan, 4).await;
+        assert!(round.dry_run);
+        assert_eq!(round.commands.len(), 1);
+        assert_eq!(round.commands[0].outcome, CommandOutcome::DryRun);
+        assert_eq!(round.commands[0].what, "migrate x a -> b");
+        l.keep(&round);
+        assert!(c.list_jobs(&JobFilter::default()).unwrap().is_empty());
+        let kept = l.audit.recent(10, Some("web")).unwrap();
+        assert_eq!((kept.len(), kept[0].round), (1, 7));
+        let events = c.events().recent(10).unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == "policy.dry-run" && e.subject == "x"),
+            "{events:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_version_that_does_not_validate_never_replaces_the_good_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, c) = coordinator(dir.path());
         c.services
             .policies
             .apply(&text(0.8), "web.toml", None)

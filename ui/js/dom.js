@@ -44,7 +44,7 @@ export function stateName(s) {
 export function state(s, job = false) {
   const name = stateName(s);
   const key = name.toLowerCase().replace(/[^a-z]/g, "");
-  return h("span", { class: `state state-${key}${job ? " job" : ""}` }, name.replace(/_/g, " "));
+  return h("span", { class: `state state-${key}${job ? " is-job" : ""}` }, name.replace(/_/g, " "));
 }
 
 export function mib(n) {

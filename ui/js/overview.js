@@ -79,10 +79,12 @@ export function render(main, { signal }) {
       const axis = { stroke: css.getPropertyValue("--muted").trim(), grid: { stroke: css.getPropertyValue("--line").trim() } };
       plot = new uPlot({
         width, height: 180,
-        scales: { y: { range: [0, 100] } },
+        // At least the last five minutes, so the first samples do not
+        // stretch over the whole axis.
+        scales: { x: { time: true, range: (u, min, max) => [Math.min(min, max - 300), max] }, y: { range: [0, 100] } },
         axes: [axis, { ...axis, values: (u, vals) => vals.map((v) => `${v}%`) }],
-        series: [{}, { label: "vCPU %", stroke: "#3d8f57", width: 2 },
-          { label: "memory %", stroke: "#1a73e8", width: 2 }],
+        series: [{ label: "time" }, { label: "vCPU %", stroke: "#3d8f57", width: 2, points: { show: true } },
+          { label: "memory %", stroke: "#1a73e8", width: 2, points: { show: true } }],
       }, series, chartBox);
     } else {
       plot.setData(series);
@@ -130,11 +132,14 @@ export function render(main, { signal }) {
     const shown = pools.value.filter((p) => p.kind !== "host");
     fill(poolsBody, shown.length ? shown.map((p) => {
       const lim = p.allowed || p.capacity;
+      const cap = p.capacity && p.allowed ? `physical ${num(p.capacity.vcpus)} vCPU, ${mib(p.capacity.memory_mib)}` : null;
       return h("div", { class: "pool", "data-pool": p.name },
-        h("h3", {}, p.name, " ", h("span", { class: "muted" }, `${p.kind} · ${num(p.vms)} VMs`)),
+        h("h3", {}, p.name, " ", h("span", { class: "muted" }, `${p.kind === p.name ? "" : p.kind + " · "}${num(p.vms)} VMs`)),
         barline("vCPU", p.allocated.vcpus, lim ? lim.vcpus : 0),
         barline("memory", p.allocated.memory_mib, lim ? lim.memory_mib : 0, mib),
-        p.reservation ? h("p", { class: "muted" }, `reserved ${p.reservation.vcpus} vCPU, ${mib(p.reservation.memory_mib)}`) : null);
+        h("p", { class: "muted small" }, "allocated / may be allocated",
+          cap ? ` · ${cap}` : "",
+          p.reservation ? ` · reserved ${p.reservation.vcpus} vCPU, ${mib(p.reservation.memory_mib)}` : ""));
     }) : h("p", { class: "muted" }, "No pools."));
     sample(dc);
   }

@@ -11,7 +11,7 @@ import { h, fill } from "./dom.js";
  * state:   { q, sort, dir, page, [filter name]: value } (kept across refreshes)
  * onState: called with the state when the user changes it (to keep it in the URL)
  */
-export function createTable({ caption, columns, filters = [], search, pageSize = 50, state = {}, onState, empty = "Nothing here." }) {
+export function createTable({ caption, columns, filters = [], search, placeholder = "search…", pageSize = 50, state = {}, onState, empty = "Nothing here." }) {
   const st = { q: "", sort: columns[0].key, dir: 1, page: 0, ...state };
   let rows = [];
   const tbody = h("tbody");
@@ -21,7 +21,7 @@ export function createTable({ caption, columns, filters = [], search, pageSize =
   const uid = Math.random().toString(36).slice(2, 8);
 
   const searchBox = search ? h("input", {
-    type: "search", id: `q-${uid}`, value: st.q, placeholder: "name…", autocomplete: "off",
+    type: "search", id: `q-${uid}`, value: st.q, placeholder, autocomplete: "off",
     oninput: (e) => { st.q = e.target.value; st.page = 0; changed(); },
   }) : null;
   const selects = filters.map((f) => h("select", {

@@ -17,6 +17,7 @@ export function render(main, { signal, query, setQuery, canWrite }) {
     state: Object.fromEntries(query.entries()),
     onState: (s) => setQuery({ q: s.q, host: s.host, state: s.state, sort: s.sort === "name" ? "" : s.sort, dir: s.dir === 1 ? "" : s.dir, page: s.page || "" }),
     search: (r) => r.name,
+    placeholder: "VM name…",
     filters: [
       { name: "host", label: "Host", options: (rows) => uniq(rows.map((r) => r.host)).map((x) => [x, x]), test: (r, v) => r.host === v },
       { name: "state", label: "State", options: (rows) => uniq(rows.map((r) => stateName(r.state))).map((x) => [x, x]), test: (r, v) => stateName(r.state) === v },
@@ -25,7 +26,7 @@ export function render(main, { signal, query, setQuery, canWrite }) {
       { key: "name", label: "Name", render: (r) => h("a", { href: `#/vms/${encodeURIComponent(r.name)}` }, r.name) },
       { key: "host", label: "Host" },
       { key: "state", label: "State", value: (r) => stateName(r.state), render: (r) => state(r.state) },
-      { key: "vcpus", label: "vCPUs", num: true },
+      { key: "vcpus", label: "vCPUs", num: true, wide: true },
       { key: "memory_mib", label: "Memory", num: true, render: (r) => mib(r.memory_mib) },
     ],
   });

@@ -122,19 +122,20 @@ impl Health {
                 if self.asked.contains(&key) {
                     continue;
                 }
+                // A VM gone is a failed node whatever answers at its
+                // address.
+                if let Some(why) = vm_gone(c, &n.host, &n.vm).await {
+                    failed.push((n.vm.clone(), why));
+                    continue;
+                }
                 match node_row(&status, &r.name, &n.vm).map(|x| x.state) {
                     Some(BackendState::Up) => {
                         self.proven.insert(key);
-                        continue;
                     }
                     Some(BackendState::Down) if self.proven.contains(&key) => {
                         failed.push((n.vm.clone(), "failed its health checks".into()));
-                        continue;
                     }
                     _ => {}
-                }
-                if let Some(why) = vm_gone(c, &n.host, &n.vm).await {
-                    failed.push((n.vm.clone(), why));
                 }
             }
             if failed.is_empty() {

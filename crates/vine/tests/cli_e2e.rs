@@ -342,13 +342,27 @@ fn vms_are_created_driven_and_deleted_through_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let up = start(dir.path());
 
-    // Waits for the job; the VM is where it was asked to be, running.
-    let out = up
-        .vine(&[
-            "vm", "create", "web-1", "--vcpus", "2", "--memory", "512", "--host", "host-2",
-        ])
-        .ok();
-    assert!(out.contains("succeeded"), "{out}");
+    // Waits for the job, showing its progress on stderr (plain lines: not
+    // a terminal); the VM is where it was asked to be, running.
+    let r = up.vine(&[
+        "vm", "create", "web-1", "--vcpus", "2", "--memory", "512", "--host", "host-2",
+    ]);
+    let progress = r.stderr.clone();
+    let out = r.ok();
+    assert!(out.contains("(vm.create) succeeded"), "{out}");
+    assert!(
+        progress.lines().any(|l| l.contains(": running ")),
+        "{progress}"
+    );
+    assert!(
+        progress
+            .lines()
+            .last()
+            .unwrap()
+            .contains(": succeeded 100%"),
+        "{progress}"
+    );
+    assert!(!progress.contains('\r'), "no bar redrawn off a terminal");
     let vm = up.vine(&["vm", "show", "web-1", "-o", "json"]).json();
     assert_eq!(
         (vm["host"].as_str(), vm["state"].as_str()),

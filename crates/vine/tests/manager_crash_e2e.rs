@@ -100,6 +100,36 @@ async fn jobs_survive_a_manager_kill_and_an_agent_loss() {
     );
     assert_eq!(inventory(&m.api).await, reality(&all).await);
 
+    // 2b. Cancelled between define and start: it stops there, and the
+    // room placement held for it is released (the host pool counts the
+    // VM once, from the inventory).
+    let id = post_job(
+        &m.api,
+        "/vms",
+        create_body("cancel-1", 2, 1024, Some("a"), true),
+    )
+    .await;
+    until_job(&m.api, &id, Duration::from_secs(10), |j| {
+        j["step"] == "define" && j["state"] == "running"
+    })
+    .await;
+    let j = m
+        .api
+        .post(&format!("/jobs/{id}/cancel"), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(j["cancel_requested"], true, "{j:#}");
+    let (job, _) = follow(&m.api, &id, Duration::from_secs(10)).await;
+    assert_eq!(job["state"], "cancelled", "{job:#}");
+    assert_eq!(
+        agent_vm(&a, "cancel-1").await.unwrap().state,
+        VmState::Stopped
+    );
+    let pool: Value = m.api.get("/pools/host/a").await.unwrap();
+    let on_a: Vec<Value> = m.api.get("/hosts/a/vms").await.unwrap();
+    let mem: u64 = on_a.iter().map(|v| v["memory_mib"].as_u64().unwrap()).sum();
+    assert_eq!(pool["allocated"]["memory_mib"], mem, "{pool:#} {on_a:#?}");
+
     // 3. Agent c killed while a create on it is between placement and
     // define: the define is retried, and succeeds once c is back.
     let id = post_job(

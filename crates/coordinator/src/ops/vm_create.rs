@@ -65,10 +65,9 @@ impl Step for Create {
         s.pools.settle(vm);
         // A VM that never got defined must not stay in its service pool;
         // one that did (and failed to start) is real and stays.
-        let Some(host) = job.data.get("host").and_then(|h| h.as_str()) else {
-            return;
-        };
-        let _ = s.inventory.resync_host(host).await;
+        if let Some(host) = job.data.get("host").and_then(|h| h.as_str()) {
+            let _ = s.inventory.resync_host(host).await;
+        }
         if matches!(s.inventory.find_vm(vm), Ok(None)) {
             if let Err(e) = s.pools.remove_member(vm) {
                 tracing::warn!(vm, error = %e, "cannot drop a failed VM from its pool");

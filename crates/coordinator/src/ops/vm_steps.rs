@@ -34,7 +34,8 @@ pub(crate) trait Step: Send + Sync + 'static {
     /// What the job is about (a VM or host name), for its events.
     fn subject(&self, job: &JobRecord) -> String;
 
-    /// Called once when the job is about to fail: release what it held.
+    /// Called once when the job is about to fail or be cancelled: release
+    /// what it held.
     async fn failed(&self, _s: &Services, _job: &JobRecord) {}
 }
 
@@ -77,6 +78,15 @@ impl<S: Step> JobHandler for Tracked<S> {
         let subject = self.step.subject(job);
         let kind = self.step.kind();
         match &out {
+            // The engine cancels a job between steps without calling it
+            // again: release what it holds now.
+            StepOutcome::Continue { .. } | StepOutcome::ContinueWith { .. }
+                if ctx.cancel_requested() =>
+            {
+                self.step.failed(s, job).await;
+                let msg = format!("{kind} {} cancelled after step {}", job.id, job.step);
+                record(s, Severity::Warning, "job.cancelled", &subject, msg);
+            }
             StepOutcome::Continue { .. } | StepOutcome::ContinueWith { .. } => {
                 if let Some(p) = test_pause() {
                     tokio::time::sleep(p).await;

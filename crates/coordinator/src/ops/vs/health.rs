@@ -10,7 +10,8 @@
 //!    with the agent, not only the inventory).
 //!
 //! Each failed node is reported once: the loop remembers the nodes it
-//! asked about until they leave the record. A node the loop has never seen
+//! asked about until they leave the record, or the repair is over and the
+//! balancer sees them up again. A node the loop has never seen
 //! up is not repaired for failing its checks: HAProxy reports a node down
 //! from its first failed check, so such a node never worked (a wrong
 //! address, say), and a replacement made the same way would fail the same.
@@ -117,9 +118,16 @@ impl Health {
         };
         for r in records.iter().filter(|r| !r.deleting) {
             let mut failed: Vec<(String, String)> = Vec::new();
+            let busy = c.vs_busy(r).is_some();
             for n in r.nodes.iter().filter(|n| n.state == NodeState::Ready) {
                 let key = (r.name.clone(), n.vm.clone());
+                let row = node_row(&status, &r.name, &n.vm).map(|x| x.state);
                 if self.asked.contains(&key) {
+                    // The repair found it well after all (it came back):
+                    // it may be reported again if it fails again.
+                    if !busy && row == Some(BackendState::Up) {
+                        self.asked.remove(&key);
+                    }
                     continue;
                 }
                 // A VM gone is a failed node whatever answers at its
@@ -128,7 +136,7 @@ impl Health {
                     failed.push((n.vm.clone(), why));
                     continue;
                 }
-                match node_row(&status, &r.name, &n.vm).map(|x| x.state) {
+                match row {
                     Some(BackendState::Up) => {
                         self.proven.insert(key);
                     }

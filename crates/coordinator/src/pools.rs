@@ -76,6 +76,12 @@ pub enum PoolError {
     },
     #[error("the data centre cannot take {demand}: {free} is free under the overcommit ratios once pool reservations are kept")]
     NoRoom { demand: Resources, free: Resources },
+    #[error("pool {pool}: the reservation {reservation} is larger than the limit {limit}; raise the limit or lower the reservation")]
+    ReservationOverLimit {
+        pool: String,
+        reservation: Resources,
+        limit: Resources,
+    },
     #[error("pool {pool} still has VMs ({vms}); delete or move them first")]
     InUse { pool: String, vms: String },
     #[error(transparent)]
@@ -275,9 +281,11 @@ impl Pools {
         }
         if let Some(l) = limit {
             if !reservation.fits_in(l) {
-                return Err(PoolError::BadName(format!(
-                    "{name}: the reservation {reservation} is larger than the limit {l}"
-                )));
+                return Err(PoolError::ReservationOverLimit {
+                    pool: name.into(),
+                    reservation,
+                    limit: l,
+                });
             }
         }
         let free = self.datacenter_free(None)?;

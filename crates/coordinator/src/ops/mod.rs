@@ -95,7 +95,7 @@ impl OpsError {
                 JobError::IdempotencyConflict { .. } | JobError::IllegalTransition { .. },
             ) => ErrorKind::Conflict,
             OpsError::Invalid(_)
-            | OpsError::Pool(PoolError::BadName(_))
+            | OpsError::Pool(PoolError::BadName(_) | PoolError::ReservationOverLimit { .. })
             | OpsError::Policy(PolicyError::Invalid { .. })
             | OpsError::Jobs(JobError::UnknownKind { .. }) => ErrorKind::Invalid,
             OpsError::NoRoom(_)

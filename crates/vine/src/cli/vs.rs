@@ -75,7 +75,11 @@ fn vs_table(list: &Value) -> Table {
             ),
             cell(&v["template"]["vcpus"]),
             cell(&v["template"]["memory_mib"]),
-            cell(&v["bind"]),
+            // The API reports the address the front end really has.
+            match &v["front_end"]["address"] {
+                Value::Null => cell(&v["bind"]),
+                a => cell(a),
+            },
             cell(&v["pool"]),
         ]);
     }

@@ -253,25 +253,50 @@ impl AgentConn {
             .enumerate_instances(VIRT_NS, "CIM_BaseMetricDefinition", &args)
             .await
             .map_err(|e| self.call_err(e))?;
-        // Every kept sample comes back: ask only for what is read.
-        let only = EnumArgs {
-            property_list: Some(
-                [
-                    "MeasuredElementName",
-                    "MetricDefinitionId",
-                    "TimeStamp",
-                    "MetricValue",
-                ]
-                .map(String::from)
-                .to_vec(),
-            ),
-            ..EnumArgs::default()
+        // Every kept sample comes back: ask only for what is read, by
+        // query where the agent takes one.
+        let query = Utilization::query(&defs);
+        let queried = match &query {
+            Some(q) => match self.client.exec_query(VIRT_NS, "DMTF:CQL", q).await {
+                Ok(v) => Some(v),
+                Err(e)
+                    if matches!(
+                        e.cim_status(),
+                        Some(
+                            CimStatus::NotSupported
+                                | CimStatus::QueryLanguageNotSupported
+                                | CimStatus::InvalidQuery
+                        )
+                    ) =>
+                {
+                    None
+                }
+                Err(e) => return Err(self.call_err(e)),
+            },
+            None => None,
         };
-        let values = self
-            .client
-            .enumerate_instances(VIRT_NS, "CIM_BaseMetricValue", &only)
-            .await
-            .map_err(|e| self.call_err(e))?;
+        let values = match queried {
+            Some(v) => v,
+            None => {
+                let only = EnumArgs {
+                    property_list: Some(
+                        [
+                            "MeasuredElementName",
+                            "MetricDefinitionId",
+                            "TimeStamp",
+                            "MetricValue",
+                        ]
+                        .map(String::from)
+                        .to_vec(),
+                    ),
+                    ..EnumArgs::default()
+                };
+                self.client
+                    .enumerate_instances(VIRT_NS, "CIM_BaseMetricValue", &only)
+                    .await
+                    .map_err(|e| self.call_err(e))?
+            }
+        };
         Ok(Utilization::from_metrics(&host.name, &defs, &values))
     }
 

@@ -42,6 +42,25 @@ impl Utilization {
             .max()
     }
 
+    /// A CQL query for only the values [`Utilization::from_metrics`] reads
+    /// (CPU and memory, not disk and network: a third of them), or `None`
+    /// when the definitions do not name both or their ids need quoting.
+    pub fn query(definitions: &[CimInstance]) -> Option<String> {
+        let id = |name: &str| {
+            definitions
+                .iter()
+                .find(|d| d.get_str("Name") == Some(name))
+                .and_then(|d| d.get_str("Id"))
+                .filter(|id| !id.contains(['\'', '\\']))
+        };
+        let (cpu, mem) = (id("CPUUtilization")?, id("MemoryUsed")?);
+        Some(format!(
+            "SELECT MeasuredElementName, MetricDefinitionId, TimeStamp, MetricValue \
+             FROM CIM_BaseMetricValue \
+             WHERE MetricDefinitionId = '{cpu}' OR MetricDefinitionId = '{mem}'"
+        ))
+    }
+
     /// Builds the report from metric definitions and values; `host_name`
     /// is the host system's `Name`, which its values carry as
     /// `MeasuredElementName` (everything else is a VM).
@@ -170,5 +189,23 @@ mod tests {
         assert_eq!(u.vms["vm2"].cpu, None, "one reading: memory but no CPU yet");
         assert!(!u.vms.contains_key("vm3") && !u.vms.contains_key("vm4"));
         assert_eq!(u.sampled_at(), Some(UNIX_EPOCH + Duration::from_secs(105)));
+    }
+
+    #[test]
+    fn the_query_asks_for_cpu_and_memory_only() {
+        let defs = [
+            def("KVM:CPUUtilization", "CPUUtilization"),
+            def("KVM:MemoryUsed", "MemoryUsed"),
+        ];
+        let q = Utilization::query(&defs).unwrap();
+        assert!(q.ends_with(
+            "WHERE MetricDefinitionId = 'KVM:CPUUtilization' OR MetricDefinitionId = 'KVM:MemoryUsed'"
+        ), "{q}");
+        assert_eq!(Utilization::query(&defs[..1]), None);
+        let odd = [
+            def("it's", "CPUUtilization"),
+            def("KVM:MemoryUsed", "MemoryUsed"),
+        ];
+        assert_eq!(Utilization::query(&odd), None, "no quoting games");
     }
 }

@@ -8,6 +8,8 @@ mod agent;
 mod bench;
 /// `vine bench agent`: the agent's footprint and latencies.
 mod bench_agent;
+/// `vine bench manager`: a manager over 1,000 simulated hosts.
+mod bench_manager;
 /// `vine cim …`: the CIM client commands.
 mod cim_cmd;
 /// `vine host|vm|pool|vs|job …`: the REST client commands.

@@ -82,6 +82,10 @@ pub struct Inventory {
     hosts: Collection<HostRecord>,
     /// Keyed `<host>/<vm>` so a host's VMs are one prefix scan.
     vms: Collection<VmRecord>,
+    /// Every VM, as last read from `vms`: admission, placement and the
+    /// API read the whole list on every request, and decoding 20,000
+    /// records from sled each time is what made creates slow at scale.
+    vm_cache: VmCache,
     agents: RwLock<HashMap<String, Arc<AgentConn>>>,
     credentials: (String, String),
     client: ClientConfig,
@@ -102,6 +106,7 @@ impl Inventory {
         Ok(Inventory {
             hosts: store.collection(names::HOSTS)?,
             vms: store.collection(names::VMS)?,
+            vm_cache: VmCache::default(),
             agents: RwLock::new(HashMap::new()),
             credentials: (client.user.clone(), client.password.clone()),
             client,
@@ -178,7 +183,13 @@ impl Inventory {
 
     /// Every VM, host by host.
     pub fn vms(&self) -> Result<Vec<VmRecord>> {
-        Ok(self.vms.list()?.into_iter().map(|(_, v)| v).collect())
+        if let Some(all) = self.vm_cache.get() {
+            return Ok(all.as_ref().clone());
+        }
+        let generation = self.vm_cache.generation();
+        let all: Vec<VmRecord> = self.vms.list()?.into_iter().map(|(_, v)| v).collect();
+        self.vm_cache.fill(generation, Arc::new(all.clone()));
+        Ok(all)
     }
 
     /// The VMs of one host.
@@ -272,11 +283,16 @@ impl Inventory {
             writes.push((format!("{host}/{}", v.name), rec));
         }
         if !writes.is_empty() {
-            self.vms
-                .put_batch(writes.iter().map(|(k, v)| (k.as_str(), v)))?;
+            let r = self
+                .vms
+                .put_batch(writes.iter().map(|(k, v)| (k.as_str(), v)));
+            self.vm_cache.invalidate();
+            r?;
         }
         for name in old.keys().filter(|n| !current.contains(*n)) {
-            self.vms.delete(&format!("{host}/{name}"))?;
+            let r = self.vms.delete(&format!("{host}/{name}"));
+            self.vm_cache.invalidate();
+            r?;
             report.removed.push(name.clone());
         }
         let (prefix, system) = (h.prefix, h.name);
@@ -312,6 +328,41 @@ impl Inventory {
             out.extend(results);
         }
         Ok(out)
+    }
+}
+
+/// The cached VM list and a generation that every write bumps: a reader
+/// that decoded the list while a write happened does not keep its (maybe
+/// stale) copy.
+#[derive(Default)]
+struct VmCache {
+    inner: std::sync::Mutex<(u64, Option<Arc<Vec<VmRecord>>>)>,
+}
+
+impl VmCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Option<Arc<Vec<VmRecord>>>)> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self) -> Option<Arc<Vec<VmRecord>>> {
+        self.lock().1.clone()
+    }
+
+    fn generation(&self) -> u64 {
+        self.lock().0
+    }
+
+    fn fill(&self, generation: u64, all: Arc<Vec<VmRecord>>) {
+        let mut g = self.lock();
+        if g.0 == generation {
+            g.1 = Some(all);
+        }
+    }
+
+    fn invalidate(&self) {
+        let mut g = self.lock();
+        g.0 += 1;
+        g.1 = None;
     }
 }
 

@@ -71,6 +71,13 @@ pub(crate) async fn choose_dest(
             Some(t) => loads.iter().filter(|l| l.name == t).cloned().collect(),
             None => candidates(&loads, from, &avoid),
         };
+        if pool.is_empty() && !refused.is_empty() {
+            return Err(StepOutcome::Fail(format!(
+                "cannot move {vm} ({demand}) off host {from}: the agent of {from} refused every \
+                 other host with room: {}",
+                refused.join("; ")
+            )));
+        }
         let dest = match placement::place(demand, &pool, &HashSet::new(), &ratios) {
             Ok(d) => d,
             Err(e) => {

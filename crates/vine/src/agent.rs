@@ -100,6 +100,15 @@ pub(crate) fn parse_interval(s: &str) -> std::result::Result<std::time::Duration
 /// `NAME=URI` of `--peer`.
 fn parse_peer(s: &str) -> std::result::Result<(String, String), String> {
     match s.split_once('=') {
+        // A test-driver host lives in the memory of the process that opened
+        // it: another process's copy would receive the VM and drop it on
+        // exit. Only `vine up` (one process) may pair test hosts directly.
+        Some((name, uri)) if uri.trim().starts_with("test:") => Err(format!(
+            "--peer {}: a test-driver host cannot be reached from another process; \
+             give the peer agent's URL instead (e.g. {}=http://127.0.0.1:15988)",
+            name.trim(),
+            name.trim()
+        )),
         Some((name, uri)) if !name.trim().is_empty() && !uri.trim().is_empty() => {
             Ok((name.trim().to_string(), uri.trim().to_string()))
         }
@@ -354,6 +363,9 @@ mod tests {
         assert!(parse_peer("b").is_err());
         assert!(parse_peer("=test:///default").is_err());
         assert!(parse_peer("b=").is_err());
+        // Another process's copy of a test host would swallow the VM.
+        let e = parse_peer("b=test:///tmp/b.xml").unwrap_err();
+        assert!(e.contains("b=http://"), "{e}");
         let p = |n: &str| (n.to_string(), format!("test:///{n}.xml"));
         let m = peer_map(&[p("a"), p("b")]).unwrap();
         assert_eq!(m.get("b").map(String::as_str), Some("test:///b.xml"));

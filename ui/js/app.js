@@ -12,6 +12,21 @@ import * as vms from "./vms.js";
 import * as vm from "./vm.js";
 import * as jobs from "./jobs.js";
 
+// Problems a user would otherwise not see: script errors and whatever the
+// page's security policy blocked. Shown, and kept for the browser tests.
+window.vineProblems = [];
+function problem(text) {
+  window.vineProblems.push(text);
+  toast(text, true);
+}
+window.addEventListener("error", (e) => problem(`script error: ${e.message}`));
+window.addEventListener("unhandledrejection", (e) => {
+  if (e.reason && e.reason.name === "AbortError") return; // a page left mid-request
+  problem(`script error: ${(e.reason && e.reason.message) || e.reason}`);
+});
+document.addEventListener("securitypolicyviolation", (e) =>
+  problem(`blocked by the security policy: ${e.violatedDirective} ${e.blockedURI}`));
+
 const main = document.getElementById("main");
 const top = document.getElementById("top");
 let leave = null;
@@ -82,7 +97,8 @@ async function route() {
   }
   document.title = `vine · ${name}`;
   leave = () => { ctrl.abort(); if (typeof stop === "function") stop(); };
-  main.focus({ preventScroll: true });
+  // Screen readers start at the new page, unless the page chose a field.
+  if (!main.contains(document.activeElement) || document.activeElement === main) main.focus({ preventScroll: true });
 }
 
 document.getElementById("logout").addEventListener("click", async () => {

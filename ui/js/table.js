@@ -97,22 +97,32 @@ export function createTable({ caption, columns, filters = [], search, placeholde
       : "";
   }
 
+  // A refresh must not pull focus from under a keyboard user: while the
+  // keyboard focus is in the rows (or a filter list), new data waits until
+  // it leaves.
+  let pending = false;
+  el.addEventListener("focusout", (e) => {
+    if (pending && !el.contains(e.relatedTarget)) { pending = false; setRows(rows); }
+  });
+
   /** New data; search, filters, sort and page stay as they are. */
   function setRows(r) {
     rows = r || [];
+    const focused = document.activeElement;
+    const keyboard = focused && focused.matches(":focus-visible");
+    if (keyboard && (tbody.contains(focused) || selects.includes(focused))) { pending = true; return; }
     filters.forEach((f, i) => {
       const sel = selects[i];
       const want = st[f.name] || "";
       fill(sel, h("option", { value: "" }, "all"), f.options(rows).map(([v, t]) => h("option", { value: v }, t)));
       sel.value = want;
       if (sel.value !== want) { // the option went away
-        const o = h("option", { value: want }, want);
-        sel.append(o);
+        sel.append(h("option", { value: want }, want));
         sel.value = want;
       }
     });
     render();
   }
 
-  return { el, setRows, state: st };
+  return { el, setRows, state: st, size: () => rows.length };
 }

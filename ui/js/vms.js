@@ -43,7 +43,14 @@ export function render(main, { signal, query, setQuery, canWrite }) {
     }
   }
   load();
-  every(15000, load, signal);
+  // A big list costs a few MB per refresh: refresh it less often.
+  let last = Date.now();
+  every(5000, async () => {
+    const rows = table.size();
+    if (Date.now() - last < (rows > 2000 ? 60000 : 15000)) return;
+    last = Date.now();
+    await load();
+  }, signal);
 
   async function createVm() {
     const [hosts, pools] = await Promise.all([

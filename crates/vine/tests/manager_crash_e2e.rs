@@ -32,6 +32,29 @@ async fn copies(agents: &[&AgentSpec], vm: &str) -> usize {
     n
 }
 
+/// Waits (at most the pause) until `vm` is on each of `on` and on none of
+/// `off`, as the agents report.
+async fn on_agents(on: &[&AgentSpec], off: &[&AgentSpec], vm: &str) {
+    let deadline = std::time::Instant::now() + PAUSE;
+    loop {
+        let mut there = true;
+        for a in on {
+            there &= agent_vm(a, vm).await.is_some();
+        }
+        for a in off {
+            there &= agent_vm(a, vm).await.is_none();
+        }
+        if there {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{vm} did not reach the agents within the step's pause"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_survive_a_manager_kill_and_an_agent_loss() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,12 +80,10 @@ async fn jobs_survive_a_manager_kill_and_an_agent_loss() {
         j["step"] == "define" && j["state"] == "running"
     })
     .await;
-    tokio::time::sleep(PAUSE / 2).await;
+    // Killed as soon as the agent has the VM: the step has acted and its
+    // outcome waits on the pause.
+    on_agents(&[&a], &[], "crash-1").await;
     m.proc.kill9();
-    assert!(
-        agent_vm(&a, "crash-1").await.is_some(),
-        "the define reached the agent before the kill"
-    );
     let m = start_manager(dir.path(), &all, Some(PAUSE));
     let (job, _) = follow(&m.api, &id, Duration::from_secs(30)).await;
     assert_eq!(job["state"], "succeeded", "{job:#}");
@@ -80,7 +101,7 @@ async fn jobs_survive_a_manager_kill_and_an_agent_loss() {
         j["step"] == "migrate" && j["state"] == "running"
     })
     .await;
-    tokio::time::sleep(PAUSE / 2).await;
+    on_agents(&[&b], &[&a], "crash-1").await;
     m.proc.kill9();
     let m = start_manager(dir.path(), &all, Some(PAUSE));
     let (job, _) = follow(&m.api, &id, Duration::from_secs(30)).await;

@@ -77,19 +77,25 @@ impl<S: Step> JobHandler for Tracked<S> {
         let out = self.step.run(s, ctx, job).await;
         let subject = self.step.subject(job);
         let kind = self.step.kind();
+        let goes_on = matches!(
+            out,
+            StepOutcome::Continue { .. } | StepOutcome::ContinueWith { .. }
+        );
+        if goes_on {
+            if let Some(p) = test_pause() {
+                tokio::time::sleep(p).await;
+            }
+        }
         match &out {
             // The engine cancels a job between steps without calling it
-            // again: release what it holds now.
-            StepOutcome::Continue { .. } | StepOutcome::ContinueWith { .. }
-                if ctx.cancel_requested() =>
-            {
-                self.step.failed(s, job).await;
-                let msg = format!("{kind} {} cancelled after step {}", job.id, job.step);
-                record(s, Severity::Warning, "job.cancelled", &subject, msg);
-            }
+            // again: release what it holds now. (A cancel landing between
+            // this check and the engine's is not seen here; it then holds
+            // until the manager restarts.)
             StepOutcome::Continue { .. } | StepOutcome::ContinueWith { .. } => {
-                if let Some(p) = test_pause() {
-                    tokio::time::sleep(p).await;
+                if ctx.cancel_requested() {
+                    self.step.failed(s, job).await;
+                    let msg = format!("{kind} {} cancelled after step {}", job.id, job.step);
+                    record(s, Severity::Warning, "job.cancelled", &subject, msg);
                 }
             }
             StepOutcome::Done(result) => {

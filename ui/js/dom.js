@@ -49,7 +49,9 @@ export function state(s, job = false) {
 
 export function mib(n) {
   if (n === null || n === undefined) return "–";
-  return n >= 1024 ? `${(n / 1024).toFixed(n % 1024 ? 1 : 0)} GiB` : `${n} MiB`;
+  const fmt = (x) => x.toFixed(x % 1 ? 1 : 0);
+  if (n >= 1024 * 1024) return `${fmt(n / (1024 * 1024))} TiB`;
+  return n >= 1024 ? `${fmt(n / 1024)} GiB` : `${n} MiB`;
 }
 
 export function num(n) {

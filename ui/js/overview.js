@@ -35,7 +35,8 @@ export function render(main, { signal }) {
   const cards = h("div", { class: "cards", id: "summary" });
   const hostsBox = h("section", { class: "panel", id: "ov-hosts", "aria-labelledby": "ov-hosts-h" });
   const poolsBox = h("section", { class: "panel", id: "ov-pools", "aria-labelledby": "ov-pools-h" });
-  const chartBox = h("div", { class: "chart", id: "ov-chart" });
+  const chartBox = h("div", { class: "chart", id: "ov-chart" },
+    h("p", { class: "muted" }, "Sampled every 5 s while this page is open; the line starts with the second sample."));
   const vsBox = h("section", { class: "panel", id: "ov-vs", "aria-labelledby": "ov-vs-h" });
   const evBox = h("section", { class: "panel", id: "ov-events", "aria-labelledby": "ov-events-h" });
   const hostsBody = h("div", {}, h("p", { class: "muted" }, "Loading…"));
@@ -74,15 +75,17 @@ export function render(main, { signal }) {
     series[2].push(pct(dc.allocated.memory_mib, dc.allowed.memory_mib));
     if (series[0].length > 720) series.forEach((s) => s.shift());
     const width = Math.max(260, chartBox.clientWidth || 400);
+    if (series[0].length < 2) return; // one point makes no line (and no sane time axis)
     if (!plot) {
+      chartBox.replaceChildren();
       const css = getComputedStyle(document.documentElement);
       const axis = { stroke: css.getPropertyValue("--muted").trim(), grid: { stroke: css.getPropertyValue("--line").trim() } };
       plot = new uPlot({
         width, height: 180,
         // At least the last five minutes, so the first samples do not
         // stretch over the whole axis.
-        scales: { x: { time: true, range: (u, min, max) => [Math.min(min, max - 300), max] }, y: { range: [0, 100] } },
-        axes: [axis, { ...axis, values: (u, vals) => vals.map((v) => `${v}%`) }],
+        scales: { x: { time: true, range: (u, min, max) => [Math.min(min, max - 300), max] }, y: { range: (u, min, max) => [0, Math.max(100, Math.ceil(max / 50) * 50)] } },
+        axes: [axis, { ...axis, size: 60, values: (u, vals) => vals.map((v) => `${v}%`) }],
         series: [{ label: "time" }, { label: "vCPU %", stroke: "#3d8f57", width: 2, points: { show: true } },
           { label: "memory %", stroke: "#1a73e8", width: 2, points: { show: true } }],
       }, series, chartBox);

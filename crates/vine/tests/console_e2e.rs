@@ -581,8 +581,8 @@ async fn the_console_in_chromium_against_vine_up() {
         )
         .await;
     }
-    // Two samples on the chart.
-    tokio::time::sleep(Duration::from_millis(5500)).await;
+    // Two samples on the chart, and the job toasts gone.
+    tokio::time::sleep(Duration::from_millis(6500)).await;
     shot(&c, "overview").await;
 
     // Phone width: the VM list still reads.
@@ -738,13 +738,26 @@ async fn console_speed_with_a_big_inventory() {
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // VINE_DARK=1: the system prefers dark; screenshots get a -dark suffix.
+    let dark = std::env::var_os("VINE_DARK").is_some();
+    let suffix = if dark { "-dark" } else { "" };
+    let mut args = vec![
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--ignore-certificate-errors".into(),
+        "--window-size=1280,900".into(),
+        format!("--user-data-dir={}", profile.path().display()),
+    ];
+    if dark {
+        args.push("--force-dark-mode".into());
+    }
     let mut caps = serde_json::Map::new();
     caps.insert("acceptInsecureCerts".into(), json!(true));
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({"binary": CHROMIUM, "args": ["--headless", "--no-sandbox", "--disable-gpu",
-            "--disable-dev-shm-usage", "--ignore-certificate-errors", "--window-size=1280,900",
-            format!("--user-data-dir={}", profile.path().display())]}),
+        json!({"binary": CHROMIUM, "args": args}),
     );
     let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
@@ -759,10 +772,14 @@ async fn console_speed_with_a_big_inventory() {
     c.refresh().await.unwrap();
     wait_js(&c, "the overview", "document.querySelectorAll('#ov-hosts tbody tr a').length >= 10 && document.querySelector('#hosts-up .n')", 60).await;
     let overview_reload = t.elapsed();
+    // A second sample draws the chart's line.
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    shot(&c, &format!("big-overview{suffix}")).await;
     let t = Instant::now();
     c.goto(&format!("{console}#/vms")).await.unwrap();
     let total = wait_js(&c, "the VM list", "document.querySelectorAll('main tbody tr a').length === 50 && document.querySelector('.pager span').textContent", 120).await;
     let vms = t.elapsed();
+    shot(&c, &format!("big-vms{suffix}")).await;
     // One keystroke in the search box, to the re-rendered page.
     let search = c
         .find(Locator::Css("main input[type=search]"))

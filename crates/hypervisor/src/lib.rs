@@ -11,10 +11,10 @@ mod error;
 pub mod hostos;
 /// The libvirt backend: [`LibvirtHypervisor`] and its XML helpers.
 pub mod libvirt;
-/// Host files for libvirt's test driver.
-pub mod testhost;
 /// Synthetic CPU load for test-driver hosts (`vine agent --synthetic-load`).
 pub mod synthetic;
+/// Host files for libvirt's test driver.
+pub mod testhost;
 mod types;
 
 pub use error::{HvError, HvResult};

@@ -19,10 +19,10 @@ pub mod capabilities;
 pub mod metrics;
 /// The virtual system migration service (DSP1081).
 pub mod migration;
-/// Migration to another vine agent through its CIM interface.
-pub mod peer;
 /// The resource monitor: periodic samples with bounded history.
 pub mod monitor;
+/// Migration to another vine agent through its CIM interface.
+pub mod peer;
 /// HostedResourcePool, ResourceAllocationFromPool, ElementAllocatedFromPool.
 pub mod pool_assoc;
 /// Resource pools, child pools and admission control (DSP1041/1045/1059).
@@ -44,10 +44,10 @@ pub mod host;
 pub mod host_resources;
 /// Registers the providers and profiles: start here.
 pub mod install;
-/// `<P>_ConcreteJob`: long operations (DSP1103).
-pub mod jobs;
 /// The job classes: ConcreteJob, AffectedJobElement, OwningJobElement.
 pub mod job_provider;
+/// `<P>_ConcreteJob`: long operations (DSP1103).
+pub mod jobs;
 /// CIM settings ⇄ DomainSpec conversion.
 pub mod rasd;
 /// `<P>_VirtualSystemSettingData` and the RASDs.

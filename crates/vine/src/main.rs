@@ -105,6 +105,9 @@ fn main() -> anyhow::Result<()> {
             Cmd::User(a) => user_cmd::run(a),
             Cmd::Bench { cmd } => bench::run(cmd).await,
             Cmd::Sim(a) => sim_cmd::run_sim(a),
+            Cmd::Policy(sim_cmd::PolicyArgs {
+                cmd: sim_cmd::PolicyCmd::Store(c),
+            }) => cli::run_policy_store(c).await,
             Cmd::Policy(a) => sim_cmd::run_policy(a),
             Cmd::Client(c) => cli::run(c).await,
         }

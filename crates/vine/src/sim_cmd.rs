@@ -78,6 +78,8 @@ pub enum PolicyCmd {
     Schema,
     /// Run the pipeline once and print the commands it would issue, and why
     Explain(ExplainArgs),
+    #[command(flatten)]
+    Store(crate::cli::PolicyStoreCmd),
 }
 
 /// `vine policy explain`.
@@ -193,6 +195,10 @@ pub fn run_policy(a: PolicyArgs) -> Result<()> {
             Ok(())
         }
         PolicyCmd::Explain(e) => explain(e),
+        // Handled by `main` (it talks to a manager, asynchronously).
+        PolicyCmd::Store(_) => {
+            bail!("vine policy apply|ls|history|rollback run through the manager client")
+        }
     }
 }
 

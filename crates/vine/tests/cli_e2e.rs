@@ -508,3 +508,47 @@ fn virtual_servers_are_created_scaled_and_deleted() {
     up.vine(&["vs", "scale", "nope", "--nodes", "1"])
         .fails(2, "nope");
 }
+
+#[test]
+fn policies_are_applied_listed_and_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = start(dir.path());
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let default = std::fs::read_to_string(repo.join("deploy/policies/default.toml")).unwrap();
+    let write = |name: &str, text: &str| {
+        let f = dir.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        f.to_str().unwrap().to_string()
+    };
+    let v1 = write("v1.toml", &default);
+    let v2 = write(
+        "v2.toml",
+        &default.replacen("upper = 0.95", "upper = 0.9", 1),
+    );
+    let t = up.vine(&["policy", "apply", &v1]).ok();
+    assert_eq!(&row(&t, "default")[1..3], ["1", "admin"]);
+    up.vine(&["policy", "apply", &v2]).ok();
+
+    // A contradictory file: exit 2, every problem at file:line:col, and
+    // the active version stays 2.
+    let bad = write(
+        "bad.toml",
+        &default.replacen("lower = 0.6", "lower = 0.99", 1),
+    );
+    let err = up.vine(&["policy", "apply", &bad]).fails(2, "bad.toml:");
+    assert!(err.contains("lower"), "{err}");
+    let active = up.vine(&["policy", "ls", "-o", "json"]).json();
+    assert_eq!(active[0]["version"], 2, "{active}");
+
+    let rolled = up
+        .vine(&["policy", "rollback", "default", "1", "-o", "json"])
+        .json();
+    assert_eq!(rolled["version"], 3);
+    assert_eq!(rolled["text"].as_str().unwrap(), default);
+    let history = up.vine(&["policy", "history", "default"]).ok();
+    assert_eq!(first_column(&history).len(), 3, "{history}");
+    up.vine(&["policy", "rollback", "default", "9"])
+        .fails(2, "no version 9");
+    up.vine(&["policy", "history", "nope"])
+        .fails(2, "no policy named nope");
+}

@@ -10,6 +10,8 @@ mod conn;
 mod host;
 /// `vine job …` and waiting for a submitted job.
 mod job;
+/// `vine policy apply|ls|history|rollback`.
+mod policy;
 /// `vine pool …`.
 mod pool;
 /// Tables and `key  value` lines.
@@ -20,6 +22,8 @@ mod vm;
 mod vs;
 
 use std::io::Write;
+
+pub use policy::PolicyStoreCmd;
 
 /// The client commands, flattened into `vine`'s own.
 #[derive(Debug, clap::Subcommand)]
@@ -46,6 +50,15 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Vs(a) => vs::run(a).await,
         Command::Job(a) => job::run(a).await,
     };
+    finish(r)
+}
+
+/// `vine policy apply|ls|history|rollback`, with the same failure handling.
+pub async fn run_policy_store(a: PolicyStoreCmd) -> anyhow::Result<()> {
+    finish(policy::run(a).await)
+}
+
+fn finish(r: conn::Result<()>) -> anyhow::Result<()> {
     if let Err(e) = r {
         let _ = std::io::stdout().flush();
         let _ = writeln!(std::io::stderr(), "error: {}", e.message());

@@ -300,6 +300,29 @@ async fn dialog(c: &Client, fields: &[(&str, &str)]) {
         .unwrap();
 }
 
+/// Clicks `[data-action=<action>]` on a VM page and, unless it opens a
+/// dialog first, waits for the new job's final state.
+async fn act(c: &Client, action: &str, fields: Option<&[(&str, &str)]>) -> String {
+    let before = count(c, ".job[data-job]").await;
+    c.find(Locator::Css(&format!("[data-action={action}]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    if let Some(f) = fields {
+        dialog(c, f).await;
+    }
+    wait_js(
+        c,
+        "the new job's box",
+        &format!("document.querySelectorAll('.job[data-job]').length > {before}"),
+        10,
+    )
+    .await;
+    job_outcome(c, 30).await
+}
+
 /// Waits for the job box of the newest job to finish; its final state.
 async fn job_outcome(c: &Client, secs: u64) -> String {
     let v = wait_js(
@@ -541,6 +564,91 @@ async fn the_console_in_chromium_against_vine_up() {
         shot(&c, "vm-migrated").await;
     } else {
         eprintln!("SKIPPED migrate: POST /api/v1/vms/{{name}}/migrate is not implemented yet");
+    }
+
+    // Power, resize and delete on a sample VM, each a job.
+    if has_route(&up, "POST", "/vms/host-3-vm1/power") {
+        c.goto(&format!("{}#/vms/host-3-vm1", up.console))
+            .await
+            .unwrap();
+        let running = "document.getElementById('vm-state')?.textContent === 'Running'";
+        wait_js(&c, "the VM running", running, 15).await;
+        // Force off asks first; cancelling does nothing.
+        c.find(Locator::Css("[data-action=stop]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let q = wait_js(
+            &c,
+            "the confirmation",
+            "document.querySelector('dialog[open] h2')?.textContent",
+            5,
+        )
+        .await;
+        assert_eq!(q, "Force off host-3-vm1?");
+        c.find(Locator::Css("dialog[open] button.quiet"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_js(
+            &c,
+            "the dialog closed",
+            "!document.querySelector('dialog')",
+            5,
+        )
+        .await;
+        assert_eq!(
+            count(&c, ".job[data-job]").await,
+            0,
+            "a cancelled force off starts no job"
+        );
+        assert_eq!(act(&c, "pause", None).await, "succeeded");
+        wait_js(
+            &c,
+            "the VM paused",
+            "document.getElementById('vm-state')?.textContent === 'Paused'",
+            15,
+        )
+        .await;
+        assert_eq!(act(&c, "resume", None).await, "succeeded");
+        wait_js(&c, "the VM running", running, 15).await;
+        if has_route(&up, "POST", "/vms/host-3-vm1/resize") {
+            let r = act(&c, "resize", Some(&[("vcpus", "1"), ("memory_mib", "256")])).await;
+            assert_eq!(r, "succeeded", "{}", text(&c, ".job").await);
+            wait_js(
+                &c,
+                "the new size",
+                "document.getElementById('vm-memory')?.textContent === '256 MiB'",
+                15,
+            )
+            .await;
+        }
+        shot(&c, "vm-actions").await;
+        // Delete asks first; once its job succeeds the page goes back to the list.
+        c.find(Locator::Css("[data-action=delete]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        dialog(&c, &[]).await;
+        wait_js(
+            &c,
+            "back at the list",
+            "location.hash === '#/vms' && document.querySelectorAll('main tbody tr a').length > 0",
+            15,
+        )
+        .await;
+        let (_, vms) = rest(&up, "GET", "/vms", None);
+        assert!(!vms.to_string().contains("host-3-vm1"), "deleted: {vms}");
+    } else {
+        eprintln!(
+            "SKIPPED power/resize/delete: POST /api/v1/vms/{{name}}/power is not implemented yet"
+        );
     }
 
     // Jobs.

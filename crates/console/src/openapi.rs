@@ -59,13 +59,19 @@ pub fn document() -> Value {
         }
         schemas.extend(s.schemas);
     }
+    // The console's login (crate::session_routes); cookie callers send
+    // X-CSRF-Token on every change.
+    let (session, session_schema) = crate::session_routes::spec();
+    paths.insert("/api/v1/session".into(), session);
+    schemas.insert("Session".into(), session_schema);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "vine manager API", "version": "1"},
-        "security": [{"basic": []}],
+        "security": [{"basic": []}, {"session": []}],
         "paths": paths,
         "components": {
-            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "vine_session"}},
             "schemas": schemas
         }
     })

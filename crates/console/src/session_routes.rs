@@ -139,3 +139,32 @@ async fn login(
         Some(set_cookie(&token, secure)),
     ))
 }
+
+/// The OpenAPI description of `/api/v1/session` and the cookie scheme.
+pub(crate) fn spec() -> (serde_json::Value, serde_json::Value) {
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let session = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Session"}}});
+    let path = json!({
+        "post": {"summary": "log in (console): sets the vine_session cookie",
+            "security": [],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["user", "password"],
+                "properties": {"user": {"type": "string"}, "password": {"type": "string"}}}}}},
+            "responses": {
+                "200": {"description": "logged in; the CSRF token goes in X-CSRF-Token on every change", "content": session},
+                "400": {"description": "not a login body", "content": problem},
+                "401": {"description": "wrong user name or password", "content": problem},
+                "415": {"description": "not application/json", "content": problem}}},
+        "get": {"summary": "who am I (and the session's CSRF token)",
+            "responses": {"200": {"description": "the caller", "content": session},
+                "401": {"description": "no session", "content": problem}}},
+        "delete": {"summary": "log out: ends the session, clears the cookie",
+            "responses": {"204": {"description": "logged out"},
+                "403": {"description": "no X-CSRF-Token", "content": problem}}}
+    });
+    let schema = json!({"type": "object", "required": ["user", "role"],
+        "properties": {"user": {"type": "string"}, "role": {"enum": ["reader", "admin"]},
+            "csrf": {"type": ["string", "null"], "description": "null for HTTP Basic callers"}}});
+    (path, schema)
+}

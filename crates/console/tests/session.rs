@@ -173,6 +173,19 @@ async fn console_sessions_log_in_guard_writes_with_csrf_and_log_out() {
         (Some("admin"), Some("admin"))
     );
     let csrf = me["csrf"].as_str().unwrap().to_string();
+    // The answer is what the OpenAPI document says it is.
+    let doc = request(a, "GET", "/api/openapi.json", &[], "").await.json();
+    for m in ["post", "get", "delete"] {
+        assert!(doc["paths"]["/api/v1/session"][m].is_object(), "{m}");
+    }
+    let schema = &doc["components"]["schemas"]["Session"];
+    for field in schema["required"].as_array().unwrap() {
+        assert!(me.get(field.as_str().unwrap()).is_some(), "{field}");
+    }
+    assert!(schema["properties"]["role"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&me["role"]));
     assert!(csrf.len() >= 20);
     let cookie = cookie_of(&r);
     assert!(!cookie.contains(&csrf), "the CSRF token is not the cookie");

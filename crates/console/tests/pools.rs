@@ -34,7 +34,6 @@ fn host(name: &str, vcpus: u64, memory_mib: u64) -> HostRecord {
 
 struct Setup {
     _dir: tempfile::TempDir,
-    store: Store,
     coordinator: Arc<Coordinator>,
     admin: ApiClient,
     reader: ApiClient,
@@ -83,7 +82,6 @@ async fn setup() -> Setup {
     Setup {
         addr: api.addr,
         _dir: dir,
-        store,
         coordinator,
         admin: ApiClient::new(&url, "admin", "admin-pw", TlsVerify::Insecure).unwrap(),
         reader: ApiClient::new(&url, "viewer", "viewer-pw", TlsVerify::Insecure).unwrap(),
@@ -310,29 +308,21 @@ async fn a_pool_in_use_is_kept_and_readers_may_only_read() {
 
 /// A VM of 2 vCPUs and 1 GiB on host-1, as a resync records it.
 fn put_vm(s: &Setup, name: &str) {
-    s.store
-        .collection::<VmRecord>(names::VMS)
-        .unwrap()
-        .put(
-            &format!("host-1/{name}"),
-            &VmRecord {
-                name: name.into(),
-                host: "host-1".into(),
-                uuid: None,
-                state: VmState::Running,
-                vcpus: Some(2),
-                memory_mib: Some(1024),
-            },
-        )
+    s.coordinator
+        .inventory()
+        .record_vm(&VmRecord {
+            name: name.into(),
+            host: "host-1".into(),
+            uuid: None,
+            state: VmState::Running,
+            vcpus: Some(2),
+            memory_mib: Some(1024),
+        })
         .unwrap();
 }
 
 fn delete_vm(s: &Setup, name: &str) {
-    s.store
-        .collection::<VmRecord>(names::VMS)
-        .unwrap()
-        .delete(&format!("host-1/{name}"))
-        .unwrap();
+    s.coordinator.inventory().forget_vm("host-1", name).unwrap();
 }
 
 /// `/api/openapi.json`, read off the socket (it lies outside `/api/v1`).

@@ -192,6 +192,21 @@ impl Inventory {
         Ok(all)
     }
 
+    /// Records one VM as seen on its host (what a resync writes, one VM at
+    /// a time: for callers that learn of a single change).
+    pub fn record_vm(&self, vm: &VmRecord) -> Result<()> {
+        let r = self.vms.put(&format!("{}/{}", vm.host, vm.name), vm);
+        self.vm_cache.invalidate();
+        Ok(r?)
+    }
+
+    /// Forgets VM `name` on `host`; true if it was there.
+    pub fn forget_vm(&self, host: &str, name: &str) -> Result<bool> {
+        let r = self.vms.delete(&format!("{host}/{name}"));
+        self.vm_cache.invalidate();
+        Ok(r?)
+    }
+
     /// The VMs of one host.
     pub fn vms_on(&self, host: &str) -> Result<Vec<VmRecord>> {
         Ok(self

@@ -8,140 +8,21 @@
 //! Needs `chromium` and `chromium-driver` (deploy/setup.sh installs them);
 //! without them the test says so and skips.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod browser_support;
+mod up_support;
+
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{json, Value};
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// A child process group killed when dropped: a failing test must leave no
-/// vine up, chromedriver or chromium behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        // SAFETY: signalling the process group of our own child.
-        unsafe {
-            libc::kill(-(self.0.id() as i32), libc::SIGKILL);
-        }
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_group(cmd: &mut Command) -> Guard {
-    Guard(cmd.process_group(0).spawn().expect("starts"))
-}
-
-struct Up {
-    _child: Guard,
-    console: String,
-    api: String,
-    password: String,
-}
-
-fn vine_up(dir: &Path) -> Up {
-    let mut child = spawn_group(
-        Command::new(env!("CARGO_BIN_EXE_vine"))
-            .args(["up", "--hosts", "3", "--vms-per-host", "2"])
-            .args([
-                "--http",
-                "127.0.0.1:0",
-                "--https",
-                "off",
-                "--api",
-                "127.0.0.1:0",
-            ])
-            .arg("--state-dir")
-            .arg(dir)
-            .env("VINE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit()),
-    );
-    let mut out = BufReader::new(child.0.stdout.take().unwrap());
-    let (mut console, mut api, mut password) = (String::new(), String::new(), String::new());
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap() > 0 {
-        let l = line.trim_end();
-        if let Some(u) = l.strip_prefix("console: ") {
-            console = u.to_string();
-        } else if let Some(u) = l.strip_prefix("api: ") {
-            api = u.to_string();
-        } else if let Some(p) = l.strip_prefix("user: admin  password: ") {
-            password = p.to_string();
-        }
-        if !console.is_empty() && !api.is_empty() && !password.is_empty() {
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    assert!(
-        !console.is_empty() && !password.is_empty(),
-        "vine up announced itself"
-    );
-    Up {
-        _child: child,
-        console,
-        api,
-        password,
-    }
-}
-
-/// `vine user add NAME --role reader` on the manager's users file; the
-/// running manager sees it at the next login.
-fn add_reader(dir: &Path, name: &str, password: &str) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vine"))
-        .args([
-            "user",
-            "add",
-            name,
-            "--role",
-            "reader",
-            "--password-stdin",
-            "--state-dir",
-        ])
-        .arg(dir.join("manager"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(c.stdin.take().unwrap(), "{password}").unwrap();
-    assert!(c.wait().unwrap().success());
-}
-
-/// The REST API with curl, as admin: (status, body).
-fn rest(up: &Up, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut c = Command::new("curl");
-    c.args(["-sk", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-u"])
-        .arg(format!("admin:{}", up.password));
-    if let Some(b) = body {
-        c.args(["-H", "Content-Type: application/json", "--data"])
-            .arg(b.to_string());
-    }
-    let out = c
-        .arg(format!("{}{path}", up.api))
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (
-        code.trim().parse().unwrap_or(0),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
-}
+use browser_support::*;
+use fantoccini::Locator;
+use serde_json::json;
+use up_support::{vine_up, Up};
 
 /// Whether the API has a route for `method path` (405/404 mean it has
 /// not). The probe's body is a JSON string, which no route takes: a route
 /// that exists refuses it (400) and changes nothing.
 fn has_route(up: &Up, method: &str, path: &str) -> bool {
-    let (status, body) = rest(up, method, path, Some(json!("probe")));
+    let (status, body) = up.rest(method, path, Some(json!("probe")));
     let missing = status == 405
         || (status == 404
             && body["detail"]
@@ -150,231 +31,14 @@ fn has_route(up: &Up, method: &str, path: &str) -> bool {
     !missing
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn shots_dir() -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
-}
-
-/// Polls a JavaScript expression until it is truthy; its value.
-async fn wait_js(c: &Client, what: &str, expr: &str, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let v = c
-            .execute(&format!("return ({expr});"), vec![])
-            .await
-            .unwrap();
-        let truthy =
-            !matches!(&v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
-        if truthy {
-            return v;
-        }
-        if Instant::now() > deadline {
-            let page: String = c
-                .execute("return document.body.innerText", vec![])
-                .await
-                .unwrap()
-                .as_str()
-                .unwrap_or_default()
-                .chars()
-                .take(1500)
-                .collect();
-            if let Ok(png) = c.screenshot().await {
-                let _ = std::fs::write(shots_dir().join("failure.png"), png);
-            }
-            let html = c
-                .execute("return document.getElementById('main').innerHTML", vec![])
-                .await
-                .unwrap();
-            panic!("timed out waiting for {what} ({expr}); the page says:\n{page}\n{html}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-async fn count(c: &Client, css: &str) -> usize {
-    c.find_all(Locator::Css(css)).await.unwrap().len()
-}
-
-async fn login(c: &Client, console: &str, user: &str, password: &str) {
-    c.goto(&format!("{console}#/login")).await.unwrap();
-    wait_js(
-        c,
-        "the login form",
-        "document.getElementById('login-user')",
-        10,
-    )
-    .await;
-    for (id, value) in [("login-user", user), ("login-password", password)] {
-        let el = c.find(Locator::Id(id)).await.unwrap();
-        el.clear().await.unwrap();
-        el.send_keys(value).await.unwrap();
-    }
-    c.find(Locator::Id("login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Logs in with the keyboard only: type, Tab, type, Enter.
-async fn login_by_keyboard(c: &Client, console: &str, user: &str, password: &str) {
-    // A fresh page: nothing typed before.
-    c.goto(&format!("{console}#/login")).await.unwrap();
-    c.refresh().await.unwrap();
-    wait_js(
-        c,
-        "the login form",
-        "document.getElementById('login-user')",
-        10,
-    )
-    .await;
-    let focused = c.active_element().await.unwrap();
-    assert_eq!(
-        focused.attr("id").await.unwrap().as_deref(),
-        Some("login-user"),
-        "the login page starts in the user field"
-    );
-    let (tab, enter) = (
-        char::from(fantoccini::key::Key::Tab),
-        char::from(fantoccini::key::Key::Enter),
-    );
-    focused
-        .send_keys(&format!("{user}{tab}{password}{enter}"))
-        .await
-        .unwrap();
-}
-
-/// No script error and nothing blocked by the CSP since the page loaded.
-async fn no_problems(c: &Client) {
-    let p = c
-        .execute("return window.vineProblems", vec![])
-        .await
-        .unwrap();
-    assert_eq!(p, json!([]), "the console reported problems");
-}
-
-/// Fills and submits the open dialog: `fields` by input name.
-async fn dialog(c: &Client, fields: &[(&str, &str)]) {
-    wait_js(c, "a dialog", "document.querySelector('dialog[open]')", 5).await;
-    for (name, value) in fields {
-        let el = c
-            .find(Locator::Css(&format!("dialog[open] [name='{name}']")))
-            .await
-            .unwrap();
-        if el.tag_name().await.unwrap() == "select" {
-            el.select_by_value(value).await.unwrap();
-        } else {
-            el.clear().await.unwrap();
-            el.send_keys(value).await.unwrap();
-        }
-    }
-    c.find(Locator::Css("dialog[open] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Clicks `[data-action=<action>]` on a VM page and, unless it opens a
-/// dialog first, waits for the new job's final state.
-async fn act(c: &Client, action: &str, fields: Option<&[(&str, &str)]>) -> String {
-    let before = count(c, ".job[data-job]").await;
-    c.find(Locator::Css(&format!("[data-action={action}]")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    if let Some(f) = fields {
-        dialog(c, f).await;
-    }
-    wait_js(
-        c,
-        "the new job's box",
-        &format!("document.querySelectorAll('.job[data-job]').length > {before}"),
-        10,
-    )
-    .await;
-    job_outcome(c, 30).await
-}
-
-/// Waits for the job box of the newest job to finish; its final state.
-async fn job_outcome(c: &Client, secs: u64) -> String {
-    let v = wait_js(
-        c,
-        "the job to finish",
-        "(() => { const b = document.querySelector('.job[data-job]'); const s = b && b.dataset.state; \
-         return ['succeeded','failed','cancelled'].includes(s) ? s : null; })()",
-        secs,
-    )
-    .await;
-    v.as_str().unwrap().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_chromium_against_vine_up() {
-    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        eprintln!("SKIPPED: {CHROMIUM} or {CHROMEDRIVER} missing; deploy/setup.sh installs chromium and chromium-driver");
+    let Some(browser) = Browser::start(false).await else {
         return;
-    }
+    };
+    let c = browser.c.clone();
     let dir = tempfile::tempdir().unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let up = vine_up(dir.path());
-
-    let port = free_port();
-    let _driver = spawn_group(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver listens");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert("acceptInsecureCerts".into(), json!(true));
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--ignore-certificate-errors", "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.path().display())],
-        }),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a WebDriver session on chromium");
+    let up = vine_up(dir.path(), 3, 2, &[]);
 
     // Not logged in: the console sends us to its login page; a wrong
     // password says so and keeps us there.
@@ -643,7 +307,7 @@ async fn the_console_in_chromium_against_vine_up() {
             15,
         )
         .await;
-        let (_, vms) = rest(&up, "GET", "/vms", None);
+        let (_, vms) = up.rest("GET", "/vms", None);
         assert!(!vms.to_string().contains("host-3-vm1"), "deleted: {vms}");
     } else {
         eprintln!(
@@ -733,7 +397,7 @@ async fn the_console_in_chromium_against_vine_up() {
         10,
     )
     .await;
-    add_reader(dir.path(), "viewer", "viewer-password");
+    up.add_user("viewer", "reader", "viewer-password");
     login(&c, &up.console, "viewer", "viewer-password").await;
     wait_js(
         &c,
@@ -810,7 +474,7 @@ async fn the_console_in_chromium_against_vine_up() {
         .await
         .unwrap();
     assert_eq!(statuses, json!([403, "csrf", 403, "forbidden"]));
-    let (_, vms) = rest(&up, "GET", "/vms", None);
+    let (_, vms) = up.rest("GET", "/vms", None);
     assert!(!vms.to_string().contains("sneaky"));
 
     no_problems(&c).await;
@@ -835,43 +499,13 @@ async fn console_speed_with_a_big_inventory() {
         eprintln!("SKIPPED: set VINE_CONSOLE and VINE_PASSWORD to a running vine up");
         return;
     };
-    let profile = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _driver = spawn_group(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     // VINE_DARK=1: the system prefers dark; screenshots get a -dark suffix.
     let dark = std::env::var_os("VINE_DARK").is_some();
     let suffix = if dark { "-dark" } else { "" };
-    let mut args = vec![
-        "--headless".to_string(),
-        "--no-sandbox".into(),
-        "--disable-gpu".into(),
-        "--disable-dev-shm-usage".into(),
-        "--ignore-certificate-errors".into(),
-        "--window-size=1280,900".into(),
-        format!("--user-data-dir={}", profile.path().display()),
-    ];
-    if dark {
-        args.push("--force-dark-mode".into());
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert("acceptInsecureCerts".into(), json!(true));
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({"binary": CHROMIUM, "args": args}),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .unwrap();
+    let Some(browser) = Browser::start(dark).await else {
+        return;
+    };
+    let c = browser.c.clone();
     login(&c, &console, "admin", &password).await;
     let t = Instant::now();
     wait_js(&c, "the overview", "document.querySelectorAll('#ov-hosts tbody tr a').length >= 10 && document.querySelector('#hosts-up .n')", 60).await;

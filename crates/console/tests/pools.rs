@@ -29,6 +29,7 @@ fn host(name: &str, vcpus: u64, memory_mib: u64) -> HostRecord {
         last_seen: Some(1),
         last_error: None,
         capacity: Some(HostCapacity { vcpus, memory_mib }),
+        labels: Default::default(),
     }
 }
 

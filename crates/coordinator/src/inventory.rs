@@ -3,7 +3,7 @@
 //! inventory is a durable cache of them, refreshed by a full resync (here)
 //! and kept fresh between resyncs by indications.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,6 +33,11 @@ pub struct HostRecord {
     /// Physical vCPUs and memory, once seen.
     #[serde(default)]
     pub capacity: Option<HostCapacity>,
+    /// Administrator's labels (`rack=a`, `gpu=yes`): what label-scoped
+    /// policies and placement constraints match. Set by the agent when it
+    /// registers (`vine agent --label`) or by `--agent NAME=URL`'s owner.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Whether the host's agent answers.
@@ -125,6 +130,7 @@ impl Inventory {
             last_seen: None,
             last_error: None,
             capacity: None,
+            labels: BTreeMap::new(),
         };
         match self.hosts.insert_new(name, &rec) {
             Ok(()) => Ok(rec),
@@ -159,6 +165,7 @@ impl Inventory {
                         last_seen: None,
                         last_error: None,
                         capacity: None,
+                        labels: BTreeMap::new(),
                     },
                 }))
             })?;
@@ -167,6 +174,18 @@ impl Inventory {
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
         rec.ok_or_else(|| InventoryError::NoHost(name.into()))
+    }
+
+    /// Replaces `host`'s labels.
+    pub fn set_labels(&self, host: &str, labels: BTreeMap<String, String>) -> Result<HostRecord> {
+        self.hosts
+            .update(host, |old| -> std::result::Result<_, StoreError> {
+                Ok(old.map(|mut r| {
+                    r.labels = labels.clone();
+                    r
+                }))
+            })?
+            .ok_or_else(|| InventoryError::NoHost(host.into()))
     }
 
     /// Every host.

@@ -233,6 +233,7 @@ mod tests {
                 vcpus: 8,
                 memory_mib: 16384,
             }),
+            labels: Default::default(),
         }
     }
 

@@ -158,6 +158,7 @@ mod tests {
                 vcpus,
                 memory_mib: 16_384,
             }),
+            labels: Default::default(),
         }
     }
 

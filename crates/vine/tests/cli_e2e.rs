@@ -3,64 +3,18 @@
 //! its self-signed certificate): tables and JSON, pools, jobs, and the exit
 //! codes and messages of every kind of failure.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod up_support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use up_support::{vine_up, Up};
 
-struct Up {
-    child: Child,
-    api: String,
-    dir: PathBuf,
-}
-
-impl Drop for Up {
-    // A failing test must not leave vine up running.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `vine up` with 2 hosts of 2 VMs and reads its `api:` line.
+/// Starts `vine up` with 2 hosts of 2 VMs.
 fn start(dir: &Path) -> Up {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vine"))
-        .args(["up", "--hosts", "2", "--vms-per-host", "2"])
-        .args(["--http", "127.0.0.1:0", "--https", "off"])
-        .args(["--api", "127.0.0.1:0"])
-        .arg("--state-dir")
-        .arg(dir)
-        .env("VINE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("vine runs");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let (mut api, mut agents) = (String::new(), 0);
-    let mut line = String::new();
-    while agents < 2 {
-        line.clear();
-        if out.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        if let Some(a) = line.trim_end().strip_prefix("api: ") {
-            api = a.to_string();
-        } else if line.starts_with("agent ") {
-            agents += 1;
-        }
-    }
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    assert!(
-        api.starts_with("https://"),
-        "vine up announced its API: {api}"
-    );
-    Up {
-        child,
-        api,
-        dir: dir.to_path_buf(),
-    }
+    vine_up(dir, 2, 2, &[])
 }
 
 /// What one `vine` run gave.

@@ -4,11 +4,11 @@
 //! the node's name; the test publishes their addresses in the manager's
 //! node-address file, as a guest would.
 
+mod up_support;
+
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -17,102 +17,30 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use vine_console::ApiClient;
 use vine_coordinator::ops::vs::AddrFile;
-use vine_wbem::client::TlsVerify;
 
+/// `vine up` and our client to its API.
 struct Up {
-    child: Child,
-    dir: PathBuf,
+    up: up_support::Up,
     api: ApiClient,
 }
 
-fn kill_pid_file(file: &Path) {
-    if let Ok(t) = std::fs::read_to_string(file) {
-        if let Ok(pid) = t.trim().parse::<i32>() {
-            // SAFETY: signalling the haproxy our own vine up started.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-        }
-    }
-}
-
-impl Drop for Up {
-    // A failing test must leave neither vine up nor its haproxy running.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        kill_pid_file(&self.dir.join("haproxy").join("haproxy.pid"));
-    }
-}
-
-/// Starts `vine up` with `hosts` empty hosts and reads its announcement.
+/// Starts `vine up` with `hosts` empty hosts.
 fn start(dir: &Path, hosts: usize, extra: &[&str]) -> Up {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vine"))
-        .args(["up", "--hosts", &hosts.to_string(), "--vms-per-host", "0"])
-        .args([
-            "--http",
-            "127.0.0.1:0",
-            "--https",
-            "off",
-            "--api",
-            "127.0.0.1:0",
-        ])
-        .args(extra)
-        .arg("--state-dir")
-        .arg(dir)
-        .env("VINE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("vine runs");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let (mut api, mut password, mut agents) = (String::new(), String::new(), 0);
-    let mut line = String::new();
-    while agents < hosts {
-        line.clear();
-        if out.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        let line = line.trim_end();
-        if let Some(a) = line.strip_prefix("api: ") {
-            api = a.to_string();
-        } else if let Some(p) = line.strip_prefix("user: admin  password: ") {
-            password = p.to_string();
-        } else if line.starts_with("agent ") {
-            agents += 1;
-        }
-    }
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    assert!(
-        !api.is_empty() && !password.is_empty(),
-        "vine up announced itself"
-    );
+    let up = up_support::vine_up(dir, hosts, 0, extra);
     Up {
-        child,
-        dir: dir.to_path_buf(),
-        api: ApiClient::new(&api, "admin", &password, TlsVerify::Insecure).unwrap(),
+        api: up.client(),
+        up,
     }
 }
 
-/// Kills vine up as a crash would: its haproxy is left running.
-fn crash(mut up: Up) {
-    let _ = up.child.kill();
-    let _ = up.child.wait();
-    // The next `Up` on this directory stops the orphaned haproxy (the
-    // manager must, and the guard does if the test fails first).
-    std::mem::forget(up);
+/// Kills vine up as a crash would: its haproxy is left for the next
+/// start (the manager must stop an orphaned one).
+fn crash(up: Up) {
+    up.up.crash();
 }
 
-fn stop(mut up: Up) {
-    // SAFETY: signalling our own child.
-    unsafe {
-        libc::kill(up.child.id() as i32, libc::SIGTERM);
-    }
-    let status = up.child.wait().unwrap();
-    assert!(
-        status.success(),
-        "vine up exits cleanly on SIGTERM: {status}"
-    );
+fn stop(up: Up) {
+    up.up.stop();
 }
 
 /// A node's service: answers every request with `name`.

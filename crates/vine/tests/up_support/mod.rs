@@ -155,13 +155,16 @@ impl Up {
         );
     }
 
-    /// Kills it as a crash would; whatever it started outside its process
-    /// group (haproxy) is left for the next start to find.
+    /// Kills it as a crash would (SIGKILL to vine alone): what it started
+    /// outside its own process (haproxy) keeps running, for the next start
+    /// to find.
     pub fn crash(mut self) {
         if let Some(mut g) = self.child.take() {
             let _ = g.0.kill();
             let _ = g.0.wait();
-            // Its group (in-process agents only) goes with the guard.
+            // Not the group kill of the guard's drop: that would take the
+            // survivors with it.
+            std::mem::forget(g);
         }
     }
 

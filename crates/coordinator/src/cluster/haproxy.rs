@@ -100,6 +100,10 @@ impl Haproxy {
     async fn start(&self, slot: &mut Option<Child>) -> Result<(), LbError> {
         let _ = tokio::fs::remove_file(self.admin_sock()).await;
         let _ = tokio::fs::remove_file(self.master_sock()).await;
+        // HAProxy deliberately outlives a manager that crashes (kill -9):
+        // the data plane keeps serving the virtual servers while the
+        // control plane is down, and the next start replaces it (see
+        // `stop_stale`). So no PR_SET_PDEATHSIG here; a clean stop ends it.
         let child = Command::new(&self.binary)
             .arg("-W")
             .arg("-S")

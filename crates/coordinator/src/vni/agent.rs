@@ -113,6 +113,12 @@ impl AgentConn {
         &self.url
     }
 
+    /// The WBEM client behind the connection (root/interop calls such as
+    /// subscriptions).
+    pub fn wbem(&self) -> &WbemClient {
+        &self.client
+    }
+
     fn call_err(&self, source: ClientError) -> VniError {
         VniError::Call {
             agent: self.url.clone(),

@@ -8,6 +8,8 @@
 //! queries go to the DMTF base classes and methods to the instances found.
 
 mod agent;
+/// The manager's subscriptions on agents and the resyncs indications cause.
+pub mod indications;
 mod model;
 mod template;
 /// CPU and memory use from the agent's base metrics.

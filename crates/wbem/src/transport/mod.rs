@@ -90,10 +90,15 @@ pub trait OperationHandler: Send + Sync + 'static {
 /// delivered to a listener.
 #[derive(Debug, Clone)]
 pub struct ExportRequest {
-    /// The authenticated user.
+    /// The authenticated user; an empty name when the handler
+    /// [authenticates senders itself](ExportHandler::authenticates_senders)
+    /// and the request carried no valid credentials.
     pub user: auth::Principal,
     /// `CIMExportMethod` header, URI-decoded (e.g. `ExportIndication`).
     pub export_method: String,
+    /// The request URI's query string, raw (`host=a&key=…`): a listener
+    /// may put what identifies a sender in the destination URL it hands out.
+    pub query: Option<String>,
     /// `CIMProtocolVersion` header, `"1.0"` when absent.
     pub protocol_version: String,
     /// The request body, within the size limit and valid UTF-8.
@@ -107,6 +112,14 @@ pub type ExportResponse = OperationResponse;
 pub trait ExportHandler: Send + Sync + 'static {
     /// Answer one request.
     fn handle(&self, req: ExportRequest) -> HandlerFuture<'_, ExportResponse>;
+
+    /// True when the handler checks senders itself (e.g. by a key in the
+    /// destination URL it gave them): export requests then reach it
+    /// without HTTP Basic credentials, which DSP1054 indication senders
+    /// (vine agents among them) do not send.
+    fn authenticates_senders(&self) -> bool {
+        false
+    }
 }
 
 /// Where the HTTPS certificate comes from.

@@ -17,7 +17,7 @@ use super::{
     CimErrorHeader, ExportHandler, ExportRequest, OperationHandler, OperationRequest,
     OperationResponse,
 };
-use crate::auth::{basic, Principal, UserStore};
+use crate::auth::{basic, Principal, Role, UserStore};
 
 /// Characters escaped in the `CIMStatusCodeDescription` trailer: controls
 /// (incl. CR/LF, which would break the message), `%`, and all non-ASCII.
@@ -115,13 +115,22 @@ async fn respond(
         plain
     };
 
-    let Some(user) = authenticate(shared, req.headers()).await else {
-        let resp = style
-            .start(StatusCode::UNAUTHORIZED)
-            .header(header::WWW_AUTHENTICATE, shared.challenge.clone());
-        return (finish(resp, ResponseBody::empty()), None);
+    let user = match authenticate(shared, req.headers()).await {
+        Some(u) => Some(u),
+        None if open_export(shared, req.headers(), &style) => None,
+        None => {
+            let resp = style
+                .start(StatusCode::UNAUTHORIZED)
+                .header(header::WWW_AUTHENTICATE, shared.challenge.clone());
+            return (finish(resp, ResponseBody::empty()), None);
+        }
     };
-    let name = Some(user.name.clone());
+    let name = user.as_ref().map(|u| u.name.clone());
+    let user = user.unwrap_or(Principal {
+        name: String::new(),
+        role: Role::Reader,
+    });
+    let query = req.uri().query().map(str::to_owned);
 
     let cim = match &style.ns {
         Some(ns) => CimHeaders::mpost(req.headers(), ns),
@@ -173,6 +182,7 @@ async fn respond(
             let req = ExportRequest {
                 user,
                 export_method,
+                query,
                 protocol_version,
                 body,
             };
@@ -193,6 +203,16 @@ async fn respond(
         }
     };
     (resp, name)
+}
+
+/// An export request to a handler that checks senders itself: it may come
+/// without credentials.
+fn open_export(shared: &Shared, headers: &HeaderMap, style: &Style) -> bool {
+    shared
+        .export
+        .as_ref()
+        .is_some_and(|e| e.authenticates_senders())
+        && headers.contains_key(style.name("CIMExport"))
 }
 
 async fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<Principal> {

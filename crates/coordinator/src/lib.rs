@@ -9,6 +9,8 @@ pub mod events;
 pub mod inventory;
 /// Durable jobs: the engine every long operation runs on.
 pub mod jobs;
+/// Resource-monitor history: utilization rings per host and VM.
+pub mod metrics;
 /// The coordinator: operations on VMs, hosts and virtual servers as jobs.
 pub mod ops;
 /// Where a VM goes: least-loaded fitting host, anti-affinity.

@@ -290,27 +290,7 @@ impl WbemClient {
         a: &AssocArgs,
         e: &EnumArgs,
     ) -> Result<Vec<CimInstance>> {
-        let mut params = vec![(
-            CimName::new("ObjectName"),
-            ParamValue::InstanceName(name.local()),
-        )];
-        assoc_params(&mut params, a, true);
-        enum_params(
-            &mut params,
-            &EnumArgs {
-                deep_inheritance: None,
-                ..e.clone()
-            },
-        );
-        match self
-            .intrinsic(&ns_of(name, ns), M::Associators, params)
-            .await?
-            .ret
-        {
-            ReturnValue::ObjectsWithPath(v) => objects_to_instances("Associators", v),
-            ReturnValue::None => Ok(Vec::new()),
-            other => Err(unexpected("Associators", &other)),
-        }
+        self.assoc_instances(M::Associators, ns, name, a, e).await
     }
 
     /// AssociatorNames.
@@ -320,20 +300,7 @@ impl WbemClient {
         name: &CimInstanceName,
         a: &AssocArgs,
     ) -> Result<Vec<CimInstanceName>> {
-        let mut params = vec![(
-            CimName::new("ObjectName"),
-            ParamValue::InstanceName(name.local()),
-        )];
-        assoc_params(&mut params, a, true);
-        match self
-            .intrinsic(&ns_of(name, ns), M::AssociatorNames, params)
-            .await?
-            .ret
-        {
-            ReturnValue::ObjectPaths(v) => paths_of("AssociatorNames", v),
-            ReturnValue::None => Ok(Vec::new()),
-            other => Err(unexpected("AssociatorNames", &other)),
-        }
+        self.assoc_names(M::AssociatorNames, ns, name, a).await
     }
 
     /// References.
@@ -344,27 +311,7 @@ impl WbemClient {
         a: &AssocArgs,
         e: &EnumArgs,
     ) -> Result<Vec<CimInstance>> {
-        let mut params = vec![(
-            CimName::new("ObjectName"),
-            ParamValue::InstanceName(name.local()),
-        )];
-        assoc_params(&mut params, a, false);
-        enum_params(
-            &mut params,
-            &EnumArgs {
-                deep_inheritance: None,
-                ..e.clone()
-            },
-        );
-        match self
-            .intrinsic(&ns_of(name, ns), M::References, params)
-            .await?
-            .ret
-        {
-            ReturnValue::ObjectsWithPath(v) => objects_to_instances("References", v),
-            ReturnValue::None => Ok(Vec::new()),
-            other => Err(unexpected("References", &other)),
-        }
+        self.assoc_instances(M::References, ns, name, a, e).await
     }
 
     /// ReferenceNames.
@@ -374,19 +321,57 @@ impl WbemClient {
         name: &CimInstanceName,
         a: &AssocArgs,
     ) -> Result<Vec<CimInstanceName>> {
+        self.assoc_names(M::ReferenceNames, ns, name, a).await
+    }
+
+    /// Associators or References (`m`): instances with their paths.
+    async fn assoc_instances(
+        &self,
+        m: M,
+        ns: &str,
+        name: &CimInstanceName,
+        a: &AssocArgs,
+        e: &EnumArgs,
+    ) -> Result<Vec<CimInstance>> {
         let mut params = vec![(
             CimName::new("ObjectName"),
             ParamValue::InstanceName(name.local()),
         )];
-        assoc_params(&mut params, a, false);
-        match self
-            .intrinsic(&ns_of(name, ns), M::ReferenceNames, params)
-            .await?
-            .ret
-        {
-            ReturnValue::ObjectPaths(v) => paths_of("ReferenceNames", v),
+        assoc_params(&mut params, a, m == M::Associators);
+        // The association operations take no DeepInheritance.
+        enum_params(
+            &mut params,
+            &EnumArgs {
+                deep_inheritance: None,
+                ..e.clone()
+            },
+        );
+        let what = m.as_str().to_string();
+        match self.intrinsic(&ns_of(name, ns), m, params).await?.ret {
+            ReturnValue::ObjectsWithPath(v) => objects_to_instances(&what, v),
             ReturnValue::None => Ok(Vec::new()),
-            other => Err(unexpected("ReferenceNames", &other)),
+            other => Err(unexpected(&what, &other)),
+        }
+    }
+
+    /// AssociatorNames or ReferenceNames (`m`).
+    async fn assoc_names(
+        &self,
+        m: M,
+        ns: &str,
+        name: &CimInstanceName,
+        a: &AssocArgs,
+    ) -> Result<Vec<CimInstanceName>> {
+        let mut params = vec![(
+            CimName::new("ObjectName"),
+            ParamValue::InstanceName(name.local()),
+        )];
+        assoc_params(&mut params, a, m == M::AssociatorNames);
+        let what = m.as_str().to_string();
+        match self.intrinsic(&ns_of(name, ns), m, params).await?.ret {
+            ReturnValue::ObjectPaths(v) => paths_of(&what, v),
+            ReturnValue::None => Ok(Vec::new()),
+            other => Err(unexpected(&what, &other)),
         }
     }
 

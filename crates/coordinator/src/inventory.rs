@@ -3,8 +3,8 @@
 //! inventory is a durable cache of them, refreshed by a full resync (here)
 //! and kept fresh between resyncs by indications.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use thiserror::Error;
 use vine_store::{names, Collection, Store, StoreError};
 use vine_wbem::client::ClientConfig;
 
-use crate::vni::{AgentConn, HostCapacity, VmState, VniError};
+use crate::vni::{AgentConn, HostCapacity, VmState, VmView, VniError};
 
 /// A host the manager knows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,17 +83,105 @@ pub enum InventoryError {
 type Result<T> = std::result::Result<T, InventoryError>;
 
 /// Hosts and VMs, stored; one agent connection per host.
+///
+/// The store is the truth. Beside it, [`VmIndex`] holds every VM in memory
+/// by name and each host's totals, so admission, placement and `find_vm`
+/// never copy or decode the whole list: it is built from the store on
+/// first use and changed by every write here, after the store has taken
+/// (and flushed) the write.
 pub struct Inventory {
     hosts: Collection<HostRecord>,
     /// Keyed `<host>/<vm>` so a host's VMs are one prefix scan.
     vms: Collection<VmRecord>,
-    /// Every VM, as last read from `vms`: admission, placement and the
-    /// API read the whole list on every request, and decoding 20,000
-    /// records from sled each time is what made creates slow at scale.
-    vm_cache: VmCache,
+    /// `None` until first used (see [`Inventory::with_index`]).
+    index: RwLock<Option<VmIndex>>,
+    /// Held across a write to `vms` and the matching index change, so two
+    /// writers cannot leave the index in the other order than the store.
+    writes: Mutex<()>,
     agents: RwLock<HashMap<String, Arc<AgentConn>>>,
     credentials: (String, String),
     client: ClientConfig,
+}
+
+/// What one host's VMs have been given, and how many there are (defined
+/// VMs count, running or not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostTotals {
+    pub vcpus: u64,
+    pub memory_mib: u64,
+    pub vms: usize,
+}
+
+/// Every VM in memory: by store key (so iteration is host by host, as the
+/// store's), by name, and summed per host.
+#[derive(Debug, Default, PartialEq)]
+struct VmIndex {
+    by_key: BTreeMap<String, VmRecord>,
+    /// VM name to the keys it is stored under: one, or two for a moment
+    /// while a VM migrates.
+    by_name: HashMap<String, BTreeSet<String>>,
+    totals: HashMap<String, HostTotals>,
+}
+
+fn vm_key(host: &str, vm: &str) -> String {
+    format!("{host}/{vm}")
+}
+
+impl VmIndex {
+    fn build(all: Vec<(String, VmRecord)>) -> Self {
+        let mut ix = VmIndex::default();
+        for (k, v) in all {
+            ix.put(k, v);
+        }
+        ix
+    }
+
+    fn put(&mut self, key: String, vm: VmRecord) {
+        self.remove(&key);
+        let t = self.totals.entry(vm.host.clone()).or_default();
+        t.vcpus += u64::from(vm.vcpus.unwrap_or(0));
+        t.memory_mib += vm.memory_mib.unwrap_or(0);
+        t.vms += 1;
+        self.by_name
+            .entry(vm.name.clone())
+            .or_default()
+            .insert(key.clone());
+        self.by_key.insert(key, vm);
+    }
+
+    fn remove(&mut self, key: &str) -> Option<VmRecord> {
+        let vm = self.by_key.remove(key)?;
+        if let Some(t) = self.totals.get_mut(&vm.host) {
+            t.vcpus = t.vcpus.saturating_sub(u64::from(vm.vcpus.unwrap_or(0)));
+            t.memory_mib = t.memory_mib.saturating_sub(vm.memory_mib.unwrap_or(0));
+            t.vms = t.vms.saturating_sub(1);
+            if t.vms == 0 {
+                self.totals.remove(&vm.host);
+            }
+        }
+        if let Some(keys) = self.by_name.get_mut(&vm.name) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by_name.remove(&vm.name);
+            }
+        }
+        Some(vm)
+    }
+
+    fn on_host(&self, host: &str) -> impl Iterator<Item = &VmRecord> {
+        let prefix = format!("{host}/");
+        self.by_key
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v)
+    }
+
+    fn find(&self, name: &str) -> Option<&VmRecord> {
+        self.by_name
+            .get(name)
+            .and_then(|keys| keys.iter().next())
+            .and_then(|k| self.by_key.get(k))
+    }
 }
 
 fn now() -> u64 {
@@ -111,7 +199,8 @@ impl Inventory {
         Ok(Inventory {
             hosts: store.collection(names::HOSTS)?,
             vms: store.collection(names::VMS)?,
-            vm_cache: VmCache::default(),
+            index: RwLock::new(None),
+            writes: Mutex::new(()),
             agents: RwLock::new(HashMap::new()),
             credentials: (client.user.clone(), client.password.clone()),
             client,
@@ -200,45 +289,102 @@ impl Inventory {
             .ok_or_else(|| InventoryError::NoHost(name.into()))
     }
 
+    /// Runs `f` on the VM index, building it from the store first if
+    /// this is its first use.
+    fn with_index<T>(&self, f: impl FnOnce(&VmIndex) -> T) -> Result<T> {
+        {
+            let ix = self.index.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(ix) = ix.as_ref() {
+                return Ok(f(ix));
+            }
+        }
+        let _w = self.write_lock();
+        self.ensure_index()?;
+        let ix = self.index.read().unwrap_or_else(|e| e.into_inner());
+        match ix.as_ref() {
+            Some(ix) => Ok(f(ix)),
+            None => unreachable!("ensure_index fills the index or fails"),
+        }
+    }
+
+    fn write_lock(&self) -> MutexGuard<'_, ()> {
+        self.writes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Builds the index from the store if it is not built. Call with the
+    /// write lock held, so no write slips between the read and the fill.
+    fn ensure_index(&self) -> Result<()> {
+        if self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return Ok(());
+        }
+        let built = VmIndex::build(self.vms.list()?);
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(built);
+        Ok(())
+    }
+
+    /// Changes the index after a store write (write lock held).
+    fn change_index(&self, f: impl FnOnce(&mut VmIndex)) {
+        if let Some(ix) = self
+            .index
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            f(ix);
+        }
+    }
+
     /// Every VM, host by host.
     pub fn vms(&self) -> Result<Vec<VmRecord>> {
-        if let Some(all) = self.vm_cache.get() {
-            return Ok(all.as_ref().clone());
-        }
-        let generation = self.vm_cache.generation();
-        let all: Vec<VmRecord> = self.vms.list()?.into_iter().map(|(_, v)| v).collect();
-        self.vm_cache.fill(generation, Arc::new(all.clone()));
-        Ok(all)
+        self.with_index(|ix| ix.by_key.values().cloned().collect())
+    }
+
+    /// How many VMs there are.
+    pub fn vm_count(&self) -> Result<usize> {
+        self.with_index(|ix| ix.by_key.len())
+    }
+
+    /// Each host's VM totals (hosts without VMs are absent).
+    pub fn host_totals(&self) -> Result<HashMap<String, HostTotals>> {
+        self.with_index(|ix| ix.totals.clone())
     }
 
     /// Records one VM as seen on its host (what a resync writes, one VM at
     /// a time: for callers that learn of a single change).
     pub fn record_vm(&self, vm: &VmRecord) -> Result<()> {
-        let r = self.vms.put(&format!("{}/{}", vm.host, vm.name), vm);
-        self.vm_cache.invalidate();
-        Ok(r?)
+        let _w = self.write_lock();
+        self.ensure_index()?;
+        let key = vm_key(&vm.host, &vm.name);
+        self.vms.put(&key, vm)?;
+        self.change_index(|ix| ix.put(key, vm.clone()));
+        Ok(())
     }
 
     /// Forgets VM `name` on `host`; true if it was there.
     pub fn forget_vm(&self, host: &str, name: &str) -> Result<bool> {
-        let r = self.vms.delete(&format!("{host}/{name}"));
-        self.vm_cache.invalidate();
-        Ok(r?)
+        let _w = self.write_lock();
+        self.ensure_index()?;
+        let key = vm_key(host, name);
+        let was = self.vms.delete(&key)?;
+        self.change_index(|ix| {
+            ix.remove(&key);
+        });
+        Ok(was)
     }
 
     /// The VMs of one host.
     pub fn vms_on(&self, host: &str) -> Result<Vec<VmRecord>> {
-        Ok(self
-            .vms
-            .scan_prefix(&format!("{host}/"))?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect())
+        self.with_index(|ix| ix.on_host(host).cloned().collect())
     }
 
     /// The VM named `name`, wherever it runs.
     pub fn find_vm(&self, name: &str) -> Result<Option<VmRecord>> {
-        Ok(self.vms()?.into_iter().find(|v| v.name == name))
+        self.with_index(|ix| ix.find(name).cloned())
     }
 
     /// The connection to `host`'s agent.
@@ -291,15 +437,38 @@ impl Inventory {
                 return Err(e.into());
             }
         };
-        let old: HashMap<String, VmRecord> = self
-            .vms_on(host)?
-            .into_iter()
-            .map(|v| (v.name.clone(), v))
-            .collect();
+        let report = self.apply_seen(host, vms)?;
+        let (prefix, system) = (h.prefix, h.name);
+        self.hosts
+            .update(host, |old| -> std::result::Result<_, StoreError> {
+                Ok(old.map(|mut r| {
+                    r.prefix = Some(prefix.clone());
+                    r.system_name = Some(system.clone());
+                    r.capacity = Some(cap);
+                    r.health = HostHealth::Up;
+                    r.last_seen = Some(now());
+                    r.last_error = None;
+                    r
+                }))
+            })?;
+        Ok(report)
+    }
+
+    /// Makes the stored VMs of `host` those in `seen`: new and changed
+    /// ones written in one flushed batch, gone ones deleted, the index
+    /// changed to match after each store write.
+    fn apply_seen(&self, host: &str, seen: Vec<VmView>) -> Result<ResyncReport> {
+        let _w = self.write_lock();
+        self.ensure_index()?;
+        let old: HashMap<String, VmRecord> = self.with_index(|ix| {
+            ix.on_host(host)
+                .map(|v| (v.name.clone(), v.clone()))
+                .collect()
+        })?;
         let mut report = ResyncReport::default();
         let mut current = HashSet::new();
         let mut writes = Vec::new();
-        for v in vms {
+        for v in seen {
             current.insert(v.name.clone());
             let rec = VmRecord {
                 name: v.name.clone(),
@@ -314,34 +483,27 @@ impl Inventory {
                 Some(o) if *o != rec => report.changed.push(v.name.clone()),
                 Some(_) => continue,
             }
-            writes.push((format!("{host}/{}", v.name), rec));
+            writes.push((vm_key(host, &v.name), rec));
         }
         if !writes.is_empty() {
-            let r = self
-                .vms
-                .put_batch(writes.iter().map(|(k, v)| (k.as_str(), v)));
-            self.vm_cache.invalidate();
-            r?;
+            self.vms
+                .put_batch(writes.iter().map(|(k, v)| (k.as_str(), v)))?;
+            self.change_index(|ix| {
+                for (k, v) in writes {
+                    ix.put(k, v);
+                }
+            });
         }
-        for name in old.keys().filter(|n| !current.contains(*n)) {
-            let r = self.vms.delete(&format!("{host}/{name}"));
-            self.vm_cache.invalidate();
-            r?;
+        let mut gone: Vec<&String> = old.keys().filter(|n| !current.contains(*n)).collect();
+        gone.sort();
+        for name in gone {
+            let key = vm_key(host, name);
+            self.vms.delete(&key)?;
+            self.change_index(|ix| {
+                ix.remove(&key);
+            });
             report.removed.push(name.clone());
         }
-        let (prefix, system) = (h.prefix, h.name);
-        self.hosts
-            .update(host, |old| -> std::result::Result<_, StoreError> {
-                Ok(old.map(|mut r| {
-                    r.prefix = Some(prefix.clone());
-                    r.system_name = Some(system.clone());
-                    r.capacity = Some(cap);
-                    r.health = HostHealth::Up;
-                    r.last_seen = Some(now());
-                    r.last_error = None;
-                    r
-                }))
-            })?;
         Ok(report)
     }
 
@@ -362,41 +524,6 @@ impl Inventory {
             out.extend(results);
         }
         Ok(out)
-    }
-}
-
-/// The cached VM list and a generation that every write bumps: a reader
-/// that decoded the list while a write happened does not keep its (maybe
-/// stale) copy.
-#[derive(Default)]
-struct VmCache {
-    inner: std::sync::Mutex<(u64, Option<Arc<Vec<VmRecord>>>)>,
-}
-
-impl VmCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Option<Arc<Vec<VmRecord>>>)> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn get(&self) -> Option<Arc<Vec<VmRecord>>> {
-        self.lock().1.clone()
-    }
-
-    fn generation(&self) -> u64 {
-        self.lock().0
-    }
-
-    fn fill(&self, generation: u64, all: Arc<Vec<VmRecord>>) {
-        let mut g = self.lock();
-        if g.0 == generation {
-            g.1 = Some(all);
-        }
-    }
-
-    fn invalidate(&self) {
-        let mut g = self.lock();
-        g.0 += 1;
-        g.1 = None;
     }
 }
 
@@ -427,4 +554,156 @@ where
     })
     .await;
     results.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vine_wbem::client::TlsVerify;
+
+    fn open(dir: &std::path::Path) -> Inventory {
+        let store = Store::open(dir).unwrap();
+        Inventory::open(
+            &store,
+            ClientConfig {
+                url: String::new(),
+                user: String::new(),
+                password: String::new(),
+                tls: TlsVerify::Insecure,
+                timeout: std::time::Duration::from_secs(1),
+            },
+        )
+        .unwrap()
+    }
+
+    fn seen(name: &str, vcpus: u32, mem: u64) -> VmView {
+        VmView {
+            name: name.into(),
+            uuid: None,
+            state: VmState::Running,
+            vcpus: Some(vcpus),
+            memory_mib: Some(mem),
+        }
+    }
+
+    fn totals(inv: &Inventory, host: &str) -> HostTotals {
+        inv.host_totals()
+            .unwrap()
+            .get(host)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The index as the store would build it now: what every write must
+    /// leave it equal to.
+    fn rebuilt(inv: &Inventory) -> VmIndex {
+        VmIndex::build(inv.vms.list().unwrap())
+    }
+
+    fn index(inv: &Inventory) -> VmIndex {
+        inv.with_index(|ix| VmIndex {
+            by_key: ix.by_key.clone(),
+            by_name: ix.by_name.clone(),
+            totals: ix.totals.clone(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_index_follows_resyncs_that_add_change_and_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = open(dir.path());
+        inv.add_host("a", "http://a.invalid").unwrap();
+        inv.add_host("b", "http://b.invalid").unwrap();
+
+        let r = inv
+            .apply_seen("a", vec![seen("x", 2, 1024), seen("y", 1, 512)])
+            .unwrap();
+        assert_eq!(r.added, ["x", "y"]);
+        inv.apply_seen("b", vec![seen("z", 4, 4096)]).unwrap();
+        assert_eq!(
+            totals(&inv, "a"),
+            HostTotals {
+                vcpus: 3,
+                memory_mib: 1536,
+                vms: 2
+            }
+        );
+        assert_eq!(inv.find_vm("z").unwrap().unwrap().host, "b");
+        assert_eq!(index(&inv), rebuilt(&inv));
+
+        // y grows, x goes, w arrives.
+        let r = inv
+            .apply_seen("a", vec![seen("y", 2, 2048), seen("w", 1, 256)])
+            .unwrap();
+        assert_eq!(
+            (r.added, r.changed, r.removed),
+            (
+                vec!["w".to_string()],
+                vec!["y".to_string()],
+                vec!["x".to_string()]
+            )
+        );
+        assert_eq!(
+            totals(&inv, "a"),
+            HostTotals {
+                vcpus: 3,
+                memory_mib: 2304,
+                vms: 2
+            }
+        );
+        assert!(inv.find_vm("x").unwrap().is_none());
+        assert_eq!(inv.find_vm("y").unwrap().unwrap().vcpus, Some(2));
+        assert_eq!(index(&inv), rebuilt(&inv));
+
+        // A host seen empty has no totals left; the other is untouched.
+        inv.apply_seen("a", Vec::new()).unwrap();
+        assert_eq!(totals(&inv, "a"), HostTotals::default());
+        assert_eq!(totals(&inv, "b").vms, 1);
+        assert_eq!(inv.vm_count().unwrap(), 1);
+        assert_eq!(index(&inv), rebuilt(&inv));
+    }
+
+    #[test]
+    fn a_vm_seen_on_two_hosts_mid_migration_is_found_until_both_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = open(dir.path());
+        inv.apply_seen("a", vec![seen("m", 1, 512)]).unwrap();
+        inv.apply_seen("b", vec![seen("m", 1, 512)]).unwrap();
+        assert_eq!(inv.vms_on("a").unwrap().len(), 1);
+        inv.apply_seen("a", Vec::new()).unwrap();
+        assert_eq!(inv.find_vm("m").unwrap().unwrap().host, "b");
+        assert!(inv.forget_vm("b", "m").unwrap());
+        assert!(inv.find_vm("m").unwrap().is_none());
+        assert_eq!(index(&inv), rebuilt(&inv));
+    }
+
+    #[test]
+    fn single_writes_and_a_reopen_give_the_same_index() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let inv = open(dir.path());
+            inv.apply_seen("a", vec![seen("x", 1, 512)]).unwrap();
+            let mut v = inv.find_vm("x").unwrap().unwrap();
+            v.memory_mib = Some(1024);
+            inv.record_vm(&v).unwrap();
+            inv.record_vm(&VmRecord {
+                name: "n".into(),
+                host: "a-b".into(),
+                uuid: None,
+                state: VmState::Stopped,
+                vcpus: None,
+                memory_mib: None,
+            })
+            .unwrap();
+            assert_eq!(totals(&inv, "a").memory_mib, 1024);
+            // `a/`'s range must not take in host `a-b`'s VM.
+            assert_eq!(inv.vms_on("a").unwrap().len(), 1);
+            assert_eq!(index(&inv), rebuilt(&inv));
+        }
+        let inv = open(dir.path());
+        assert_eq!(inv.vm_count().unwrap(), 2);
+        assert_eq!(totals(&inv, "a").memory_mib, 1024);
+        assert_eq!(totals(&inv, "a-b").vms, 1);
+    }
 }

@@ -138,14 +138,13 @@ impl Pools {
     }
 
     /// Each host's capacity and allocation (stored VMs plus pending
-    /// placements).
+    /// placements), from the inventory's per-host totals.
     pub fn host_loads(&self) -> Result<Vec<HostLoad>> {
-        let mut alloc: HashMap<String, Resources> = HashMap::new();
-        for v in self.inventory.vms()? {
-            let r = Resources::new(u64::from(v.vcpus.unwrap_or(0)), v.memory_mib.unwrap_or(0));
-            let e = alloc.entry(v.host).or_default();
-            *e = e.add(r);
-        }
+        let totals = self.inventory.host_totals()?;
+        let mut alloc: HashMap<String, Resources> = totals
+            .into_iter()
+            .map(|(h, t)| (h, Resources::new(t.vcpus, t.memory_mib)))
+            .collect();
         for p in self.pending().values() {
             let e = alloc.entry(p.host.clone()).or_default();
             *e = e.add(p.demand);
@@ -166,30 +165,27 @@ impl Pools {
             .collect())
     }
 
-    /// What each VM (by name) has been given.
-    fn vm_sizes(&self) -> Result<HashMap<String, Resources>> {
-        let mut m: HashMap<String, Resources> = self
-            .inventory
-            .vms()?
-            .into_iter()
-            .map(|v| {
-                (
-                    v.name,
-                    Resources::new(u64::from(v.vcpus.unwrap_or(0)), v.memory_mib.unwrap_or(0)),
-                )
-            })
-            .collect();
-        for (vm, p) in self.pending().iter() {
-            m.entry(vm.clone()).or_insert(p.demand);
+    /// What VM `vm` has been given: as the inventory has it, else as a
+    /// placement being made holds for it.
+    fn vm_size(&self, vm: &str) -> Result<Option<Resources>> {
+        if let Some(v) = self.inventory.find_vm(vm)? {
+            return Ok(Some(Resources::new(
+                u64::from(v.vcpus.unwrap_or(0)),
+                v.memory_mib.unwrap_or(0),
+            )));
         }
-        Ok(m)
+        Ok(self.pending().get(vm).map(|p| p.demand))
     }
 
-    fn usage(rec: &PoolRecord, sizes: &HashMap<String, Resources>) -> Resources {
-        rec.members
-            .iter()
-            .filter_map(|m| sizes.get(m))
-            .fold(Resources::default(), |a, r| a.add(*r))
+    /// What a service pool's members have been given together.
+    fn usage(&self, rec: &PoolRecord) -> Result<Resources> {
+        let mut sum = Resources::default();
+        for m in &rec.members {
+            if let Some(r) = self.vm_size(m)? {
+                sum = sum.add(r);
+            }
+        }
+        Ok(sum)
     }
 
     /// Every service pool as stored.
@@ -200,8 +196,8 @@ impl Pools {
     /// Every pool: the data centre, each host, each service pool.
     pub fn list(&self) -> Result<Vec<PoolView>> {
         let loads = self.host_loads()?;
-        let sizes = self.vm_sizes()?;
-        let vms = self.inventory.vms()?;
+        let totals = self.inventory.host_totals()?;
+        let vms = self.inventory.vm_count()?;
         let mut out = Vec::with_capacity(loads.len() + 1);
         let (cap, alloc) = loads
             .iter()
@@ -215,7 +211,7 @@ impl Pools {
             allowed: Some(self.ratios.allowed(cap)),
             allocated: alloc,
             reservation: None,
-            vms: vms.len(),
+            vms,
         });
         for h in &loads {
             out.push(PoolView {
@@ -225,7 +221,7 @@ impl Pools {
                 allowed: Some(self.ratios.allowed(h.capacity)),
                 allocated: h.allocated,
                 reservation: None,
-                vms: vms.iter().filter(|v| v.host == h.name).count(),
+                vms: totals.get(&h.name).map_or(0, |t| t.vms),
             });
         }
         for rec in self.records()? {
@@ -233,7 +229,7 @@ impl Pools {
                 kind: PoolKind::Service,
                 capacity: None,
                 allowed: rec.limit,
-                allocated: Self::usage(&rec, &sizes),
+                allocated: self.usage(&rec)?,
                 reservation: Some(rec.reservation),
                 vms: rec.members.len(),
                 name: rec.name,
@@ -255,7 +251,6 @@ impl Pools {
     /// *other* pool.
     fn datacenter_free(&self, pool: Option<&str>) -> Result<Resources> {
         let loads = self.host_loads()?;
-        let sizes = self.vm_sizes()?;
         let mut free = loads
             .iter()
             .fold(Resources::default(), |a, h| a.add(h.free(&self.ratios)));
@@ -263,7 +258,7 @@ impl Pools {
             if Some(rec.name.as_str()) == pool {
                 continue;
             }
-            free = free.sub(rec.reservation.sub(Self::usage(&rec, &sizes)));
+            free = free.sub(rec.reservation.sub(self.usage(&rec)?));
         }
         Ok(free)
     }
@@ -314,8 +309,12 @@ impl Pools {
             .coll
             .get(name)?
             .ok_or_else(|| PoolError::NoPool(name.into()))?;
-        let live: HashSet<String> = self.inventory.vms()?.into_iter().map(|v| v.name).collect();
-        let members: Vec<&String> = rec.members.iter().filter(|m| live.contains(*m)).collect();
+        let mut members: Vec<&String> = Vec::new();
+        for m in &rec.members {
+            if self.inventory.find_vm(m)?.is_some() {
+                members.push(m);
+            }
+        }
         if !members.is_empty() {
             return Err(PoolError::InUse {
                 pool: name.into(),
@@ -339,7 +338,7 @@ impl Pools {
                 .get(p)?
                 .ok_or_else(|| PoolError::NoPool(p.into()))?;
             if let Some(limit) = rec.limit {
-                let allocated = Self::usage(&rec, &self.vm_sizes()?);
+                let allocated = self.usage(&rec)?;
                 if !allocated.add(demand).fits_in(limit) {
                     return Err(PoolError::OverLimit {
                         pool: p.into(),

@@ -232,7 +232,7 @@ pub async fn run(a: ManagerBenchArgs) -> Result<()> {
     )
     .await?;
     let first = t.elapsed();
-    let vms = m.inventory.vms()?.len();
+    let vms = m.inventory.vm_count()?;
     println!(
         "first resync (at start)     {:>9.1} s   {vms} VMs in the inventory",
         first.as_secs_f64()

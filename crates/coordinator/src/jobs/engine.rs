@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     /// Jobs in flight, with their cancel flags.
     pub(crate) running: Mutex<HashMap<JobId, Arc<AtomicBool>>>,
     watchers: Mutex<HashMap<JobId, watch::Sender<JobRecord>>>,
+    /// Every job not yet final, as last stored, indexed by what it touches.
+    active: Mutex<ActiveJobs>,
     /// Set when `run` is asked to stop: workers pause between steps.
     pub(crate) stopping: AtomicBool,
 }
@@ -92,6 +94,7 @@ impl JobEngine {
                 pending: Mutex::new(BTreeMap::new()),
                 running: Mutex::new(HashMap::new()),
                 watchers: Mutex::new(HashMap::new()),
+                active: Mutex::new(ActiveJobs::default()),
                 stopping: AtomicBool::new(false),
             }),
         };
@@ -157,6 +160,7 @@ impl JobEngine {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(job = %id, kind = %record.kind, "job submitted");
+        self.track(record, true);
         lock(&self.inner.pending).insert(id.clone(), 0);
         self.inner.wake.notify_one();
         Ok(id)
@@ -172,6 +176,17 @@ impl JobEngine {
 
     /// Jobs matching `filter`, oldest first.
     pub fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
+        if filter.active == Some(true) {
+            // The active jobs are in memory: no need to decode every job
+            // ever stored.
+            let active = lock(&self.inner.active);
+            return Ok(active
+                .jobs
+                .values()
+                .filter(|job| filter.matches(job))
+                .cloned()
+                .collect());
+        }
         Ok(self
             .inner
             .jobs
@@ -180,6 +195,38 @@ impl JobEngine {
             .map(|(_, job)| job)
             .filter(|job| filter.matches(job))
             .collect())
+    }
+
+    /// Active jobs that touch `object` (`vm:NAME`, `host:NAME`; see
+    /// [`JobHandler::touches`]), oldest first.
+    pub fn active_on(&self, object: &str) -> Vec<JobRecord> {
+        let active = lock(&self.inner.active);
+        active
+            .by_object
+            .get(object)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| active.jobs.get(id).cloned())
+            .collect()
+    }
+
+    /// Whether a job was submitted with idempotency key `key` (two point
+    /// reads, not a scan).
+    pub fn key_used(&self, key: &str) -> Result<bool> {
+        Ok(match self.inner.keys.get(key)? {
+            Some(id) => self.inner.jobs.contains(&id)?,
+            None => false,
+        })
+    }
+
+    /// Keeps the active-job index in step with a job as just stored;
+    /// `new` for a job submitted or recovered (the only ways in).
+    fn track(&self, job: JobRecord, new: bool) {
+        let touches = match self.inner.handlers.get(&job.kind) {
+            Some(h) if !job.state.is_terminal() => h.touches(&job),
+            _ => Vec::new(),
+        };
+        lock(&self.inner.active).track(job, touches, new);
     }
 
     /// Ask for a job to stop. A queued or retrying job is cancelled at once;
@@ -244,6 +291,7 @@ impl JobEngine {
             Ok::<_, JobError>(Some(job))
         })?;
         let job = stored.ok_or_else(|| JobError::NotFound { id: id.clone() })?;
+        self.track(job.clone(), false);
         self.publish(&job);
         Ok(job)
     }
@@ -268,8 +316,12 @@ impl JobEngine {
                 JobState::Succeeded | JobState::Failed | JobState::Cancelled => {}
                 JobState::Queued | JobState::Retrying => {
                     pending.insert(job.id.clone(), job.next_attempt_at.unwrap_or(0));
+                    self.track(job, true);
                 }
                 JobState::Running => {
+                    // Tracked first: the recovery's own store write then
+                    // finds it (and drops it if it fails the job).
+                    self.track(job.clone(), true);
                     let job = self.recover_interrupted(&job.id, now)?;
                     if job.state == JobState::Queued {
                         pending.insert(job.id.clone(), 0);
@@ -327,6 +379,55 @@ impl JobEngine {
     }
 }
 
+/// The jobs not yet final and, for each object, the ids of those touching
+/// it.
+#[derive(Default)]
+struct ActiveJobs {
+    jobs: BTreeMap<JobId, JobRecord>,
+    by_object: HashMap<String, BTreeSet<JobId>>,
+    touches: HashMap<JobId, Vec<String>>,
+}
+
+impl ActiveJobs {
+    /// Takes in `job` as stored. Two writers may report their stored
+    /// versions out of order, so an older revision never replaces a newer
+    /// one, and a job already dropped (it ended) is not brought back by a
+    /// late report of an earlier state: only a submit (revision 0) or the
+    /// recovery at start adds a job.
+    fn track(&mut self, job: JobRecord, touches: Vec<String>, new: bool) {
+        let id = job.id.clone();
+        match self.jobs.get(&id) {
+            Some(cur) if cur.revision > job.revision => return,
+            Some(_) => {}
+            // Ended already (the index drops only ended jobs), or ending.
+            None if !new || job.state.is_terminal() => return,
+            None => {}
+        }
+        if let Some(old) = self.touches.remove(&id) {
+            for o in old {
+                if let Some(ids) = self.by_object.get_mut(&o) {
+                    ids.remove(&id);
+                    if ids.is_empty() {
+                        self.by_object.remove(&o);
+                    }
+                }
+            }
+        }
+        if job.state.is_terminal() {
+            self.jobs.remove(&id);
+            return;
+        }
+        for o in &touches {
+            self.by_object
+                .entry(o.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        self.touches.insert(id.clone(), touches);
+        self.jobs.insert(id, job);
+    }
+}
+
 fn replace_if_newer(current: &mut JobRecord, new: &JobRecord) -> bool {
     if new.revision > current.revision {
         *current = new.clone();
@@ -345,5 +446,52 @@ fn same_job(key: &str, new: &NewJob, existing: JobRecord) -> Result<JobId> {
             key: key.to_owned(),
             existing: existing.id,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::record::NewJob;
+
+    fn job(state: JobState, revision: u64) -> JobRecord {
+        let mut j = JobRecord::new(
+            JobId::from("job-1"),
+            NewJob {
+                kind: "k".into(),
+                ..NewJob::default()
+            },
+            3,
+            0,
+        );
+        j.state = state;
+        j.revision = revision;
+        j
+    }
+
+    fn on(a: &ActiveJobs, o: &str) -> usize {
+        a.by_object.get(o).map_or(0, BTreeSet::len)
+    }
+
+    #[test]
+    fn the_active_index_follows_the_newest_revision_and_drops_ended_jobs() {
+        let mut a = ActiveJobs::default();
+        a.track(job(JobState::Queued, 0), vec!["host:h".into()], true);
+        // A drain moves on to a VM: its objects change with its data.
+        a.track(
+            job(JobState::Running, 2),
+            vec!["host:h".into(), "vm:x".into()],
+            false,
+        );
+        assert_eq!((on(&a, "host:h"), on(&a, "vm:x")), (1, 1));
+        // An older write reported late changes nothing.
+        a.track(job(JobState::Queued, 1), vec!["host:h".into()], false);
+        assert_eq!(a.jobs[&JobId::from("job-1")].revision, 2);
+        assert_eq!(on(&a, "vm:x"), 1);
+        a.track(job(JobState::Succeeded, 3), Vec::new(), false);
+        assert!(a.jobs.is_empty() && a.by_object.is_empty() && a.touches.is_empty());
+        // A late report of a running state does not bring it back.
+        a.track(job(JobState::Running, 2), vec!["vm:x".into()], false);
+        assert!(a.jobs.is_empty() && a.by_object.is_empty());
     }
 }

@@ -35,6 +35,15 @@ pub trait JobHandler: Send + Sync + 'static {
         true
     }
 
+    /// The objects the job acts on while it is active, as `vm:NAME` or
+    /// `host:NAME`: the engine indexes active jobs by them so "is anything
+    /// at VM x?" is a lookup (see [`JobEngine::active_on`](super::JobEngine::active_on)).
+    /// Asked again after every stored change (a drain moves one VM after
+    /// another).
+    fn touches(&self, _job: &JobRecord) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Run the step `job.step` (starting at [`FIRST_STEP`](super::FIRST_STEP)).
     async fn step(&self, ctx: &JobContext, job: &JobRecord) -> StepOutcome;
 }

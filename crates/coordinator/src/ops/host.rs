@@ -84,13 +84,10 @@ impl Coordinator {
         let s = &self.services;
         s.inventory.host(&p.host)?;
         if let Some(j) = self
-            .list_jobs(&crate::jobs::JobFilter {
-                kind: Some(HOST_DRAIN.into()),
-                active: Some(true),
-                ..Default::default()
-            })?
+            .jobs
+            .active_on(&format!("host:{}", p.host))
             .into_iter()
-            .find(|j| j.params.get("host").and_then(Value::as_str) == Some(p.host.as_str()))
+            .find(|j| j.kind == HOST_DRAIN)
         {
             return Err(OpsError::Conflict(format!(
                 "host {} is being drained already by job {}",
@@ -131,6 +128,15 @@ impl Step for Drain {
 
     fn subject(&self, job: &JobRecord) -> String {
         params::<DrainHost>(job).map(|p| p.host).unwrap_or_default()
+    }
+
+    /// The host, and the VM it is moving now.
+    fn touches(&self, job: &JobRecord) -> Vec<String> {
+        let mut t = vec![format!("host:{}", self.subject(job))];
+        if let Some(vm) = job.data.get("vm").and_then(Value::as_str) {
+            t.push(format!("vm:{vm}"));
+        }
+        t
     }
 
     async fn run(&self, s: &Services, _ctx: &JobContext, job: &JobRecord) -> StepOutcome {

@@ -12,10 +12,8 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use serde_json::Value;
-
 use crate::inventory::VmRecord;
-use crate::jobs::{JobFilter, JobId, JobRecord};
+use crate::jobs::{JobId, JobRecord};
 use crate::placement::{self, Resources};
 
 use super::super::params::{
@@ -49,28 +47,11 @@ pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
     }
 }
 
-/// The active job acting on VM `vm`, if any.
+/// The active job acting on VM `vm`, if any: a lookup in the engine's
+/// index of active jobs (a create, power, resize, migrate or delete of
+/// it, or a drain moving it).
 pub(crate) fn busy_with(c: &Coordinator, vm: &str) -> Result<Option<JobRecord>> {
-    let about = |j: &JobRecord| -> bool {
-        let p = &j.params;
-        match j.kind.as_str() {
-            VM_CREATE => p.pointer("/template/name").and_then(Value::as_str) == Some(vm),
-            VM_POWER | VM_RESIZE | VM_MIGRATE | VM_DELETE => {
-                p.get("vm").and_then(Value::as_str) == Some(vm)
-            }
-            // A drain is busy with the VM it is moving.
-            super::super::params::HOST_DRAIN => {
-                j.data.get("vm").and_then(Value::as_str) == Some(vm)
-            }
-            _ => false,
-        }
-    };
-    Ok(c.list_jobs(&JobFilter {
-        active: Some(true),
-        ..Default::default()
-    })?
-    .into_iter()
-    .find(about))
+    Ok(c.jobs.active_on(&format!("vm:{vm}")).into_iter().next())
 }
 
 fn not_found(vm: &str) -> OpsError {
@@ -81,11 +62,7 @@ impl Coordinator {
     /// `Some(key)` when a job was submitted with this idempotency key.
     pub(crate) fn known_key(&self, key: &Option<String>) -> Result<Option<String>> {
         let Some(k) = key else { return Ok(None) };
-        let used = self
-            .list_jobs(&JobFilter::default())?
-            .iter()
-            .any(|j| j.idempotency_key.as_deref() == Some(k.as_str()));
-        Ok(used.then(|| k.clone()))
+        Ok(self.jobs.key_used(k)?.then(|| k.clone()))
     }
 
     /// The VM as the inventory has it, and that no other job is at it.

@@ -34,6 +34,12 @@ pub(crate) trait Step: Send + Sync + 'static {
     /// What the job is about (a VM or host name), for its events.
     fn subject(&self, job: &JobRecord) -> String;
 
+    /// What the job acts on while active (see [`JobHandler::touches`]):
+    /// a VM job its VM.
+    fn touches(&self, job: &JobRecord) -> Vec<String> {
+        vec![format!("vm:{}", self.subject(job))]
+    }
+
     /// Called once when the job is about to fail or be cancelled: release
     /// what it held.
     async fn failed(&self, _s: &Services, _job: &JobRecord) {}
@@ -70,6 +76,10 @@ fn test_pause() -> Option<Duration> {
 impl<S: Step> JobHandler for Tracked<S> {
     fn kind(&self) -> &str {
         self.step.kind()
+    }
+
+    fn touches(&self, job: &JobRecord) -> Vec<String> {
+        self.step.touches(job)
     }
 
     async fn step(&self, ctx: &JobContext, job: &JobRecord) -> StepOutcome {

@@ -1,5 +1,6 @@
 // The console's shell: who is logged in, the top bar, and hash routing
-// (`#/`, `#/hosts`, `#/vms?host=…`, `#/vms/<name>`, `#/jobs`, `#/login`).
+// (`#/`, `#/hosts`, `#/vms?host=…`, `#/vms/<name>`, `#/jobs`, `#/vs/<name>`,
+// `#/policies/<name>`, `#/login`).
 // Each page's render(main, ctx) may return a function that stops it
 // (polls, long-polls); ctx.signal is aborted when the page is left.
 
@@ -11,6 +12,8 @@ import * as hosts from "./hosts.js";
 import * as vms from "./vms.js";
 import * as vm from "./vm.js";
 import * as jobs from "./jobs.js";
+import * as policies from "./policies.js";
+import * as vs from "./vs.js";
 
 // Problems a user would otherwise not see: script errors and whatever the
 // page's security policy blocked. Shown, and kept for the browser tests.
@@ -88,6 +91,8 @@ async function route() {
     else if (name === "vms" && parts[1]) stop = vm.render(main, { ...ctx, name: parts[1] });
     else if (name === "vms") stop = vms.render(main, ctx);
     else if (name === "jobs") stop = jobs.render(main, ctx);
+    else if (name === "policies") stop = policies.render(main, { ...ctx, name: parts[1] });
+    else if (name === "vs") stop = vs.render(main, { ...ctx, name: parts[1] });
     else {
       main.replaceChildren();
       main.append(Object.assign(document.createElement("h1"), { textContent: "Not found" }));

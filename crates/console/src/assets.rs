@@ -46,6 +46,10 @@ pub(crate) static ASSETS: &[Asset] = &[
     asset!("js/vms.js", JS),
     asset!("js/vm.js", JS),
     asset!("js/jobs.js", JS),
+    asset!("js/policies.js", JS),
+    asset!("js/editor.js", JS),
+    asset!("js/diff.js", JS),
+    asset!("js/vs.js", JS),
     asset!("vendor/uplot/uPlot.esm.js", JS),
     asset!("vendor/uplot/uPlot.min.css", CSS),
 ];

@@ -194,7 +194,9 @@ impl MetricsHistory {
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
         let mut refused = st.hosts.push(at, host_samples);
         st.datacenter.push(at, [(DATACENTER, dc)]);
-        let vm_round = st.rounds.is_multiple_of(u64::from(self.config.vm_stride.max(1)));
+        let vm_round = st
+            .rounds
+            .is_multiple_of(u64::from(self.config.vm_stride.max(1)));
         if vm_round && reports.values().any(|r| !r.vms.is_empty()) {
             let vm_mib: HashMap<&str, u64> = vms
                 .iter()
@@ -353,23 +355,17 @@ impl MetricsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vni::{HostCapacity, Usage, VmState};
+    use crate::vni::{Usage, VmState};
 
     fn host(name: &str, vcpus: u64, mib: u64) -> HostRecord {
-        HostRecord {
-            name: name.into(),
-            url: "http://127.0.0.1:1".into(),
-            prefix: None,
-            system_name: None,
-            health: HostHealth::Up,
-            last_seen: None,
-            last_error: None,
-            capacity: Some(HostCapacity {
-                vcpus,
-                memory_mib: mib,
-            }),
-            labels: Default::default(),
-        }
+        // From JSON, as stored: fields added later take their defaults.
+        serde_json::from_value(serde_json::json!({
+            "name": name, "url": "http://127.0.0.1:1", "prefix": null,
+            "system_name": null, "health": "Up", "last_seen": null,
+            "last_error": null,
+            "capacity": {"vcpus": vcpus, "memory_mib": mib}
+        }))
+        .unwrap()
     }
 
     fn usage(cpu: f64, kib: u64) -> Usage {

@@ -4,25 +4,25 @@
 
 #![allow(dead_code)]
 
+#[path = "../agent_support/mod.rs"]
+mod agent_support;
+
+use agent_support::{repository, serve_http, Served, ServerGuard};
+
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-use vine_cim::mof::{compile, FsSource};
-use vine_cim::{CimInstance, CimInstanceName, CimParamValue, CimValue, Repository};
+use vine_cim::{CimInstance, CimInstanceName, CimParamValue, CimValue};
 use vine_cimxml::{MethodResponse, MethodTarget};
 use vine_hypervisor::testhost::{host_uri, write_host_file, TestHostSpec};
 use vine_hypervisor::{Hypervisor, LibvirtHypervisor};
-use vine_providers_virt::{schema, VirtContext, VIRT_NS};
-use vine_wbem::auth::{Role, UserStore};
-use vine_wbem::client::{AssocArgs, ClientConfig, ClientError, EnumArgs, TlsVerify, WbemClient};
+use vine_providers_virt::{VirtContext, VIRT_NS};
+use vine_wbem::client::{AssocArgs, ClientError, EnumArgs, WbemClient};
 use vine_wbem::indication::IndicationSink;
-use vine_wbem::interop::{InteropProvider, INTEROP_NS};
-use vine_wbem::server::dispatch::Dispatcher;
+use vine_wbem::interop::InteropProvider;
 use vine_wbem::server::profiles::ProfileTable;
 use vine_wbem::server::{Cimom, CimomConfig, Registry};
-use vine_wbem::transport::{serve, ServerConfig, TlsSource};
 
 /// A test-driver host backed by a file in its own temporary directory.
 pub struct Host {
@@ -44,61 +44,12 @@ pub fn host(name: &str) -> Host {
     Host { dir, pool, uri, hv }
 }
 
-fn schemas_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas")
-}
-
-/// qualifiers + DMTF in root/virt and root/interop, the virt classes with
-/// `prefix` in root/virt.
-fn repository(prefix: &str) -> Repository {
-    static BASE: OnceLock<Repository> = OnceLock::new();
-    let mut repo = BASE
-        .get_or_init(|| {
-            let source = FsSource::new(schemas_dir());
-            let mut repo = Repository::new();
-            repo.create_namespace(VIRT_NS);
-            for f in ["qualifiers.mof", "dmtf/index.mof"] {
-                compile(&mut repo, VIRT_NS, f, &source).unwrap();
-            }
-            repo.copy_namespace(VIRT_NS, INTEROP_NS).unwrap();
-            repo
-        })
-        .clone();
-    let source = FsSource::new(schemas_dir());
-    schema::compile(&mut repo, VIRT_NS, &source, prefix)
-        .unwrap_or_else(|e| panic!("schemas/virt does not compile:\n{e}"));
-    repo
-}
-
-/// The admin user, hashed once (argon2 is slow).
-fn users_text() -> &'static str {
-    static TEXT: OnceLock<String> = OnceLock::new();
-    TEXT.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("users.toml");
-        UserStore::open(&path)
-            .unwrap()
-            .add("admin", Role::Admin, "adminpw")
-            .unwrap();
-        std::fs::read_to_string(&path).unwrap()
-    })
-}
-
 /// An agent serving one host, with the indications it published.
 pub struct Agent {
     pub client: WbemClient,
     pub ctx: VirtContext,
     pub published: Arc<Mutex<Vec<CimInstance>>>,
-    stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
+    _server: ServerGuard,
 }
 
 /// Starts an agent for `hv` with class prefix `prefix`.
@@ -128,36 +79,12 @@ pub async fn agent(hv: Arc<dyn Hypervisor>, prefix: &str, host_name: &str) -> Ag
         },
     );
     interop.attach(&cimom);
-    let dir = tempfile::tempdir().unwrap();
-    let users_path = dir.path().join("users.toml");
-    std::fs::write(&users_path, users_text()).unwrap();
-    let users = Arc::new(UserStore::open(&users_path).unwrap());
-    let mut cfg = ServerConfig::new(TlsSource::Generate {
-        state_dir: dir.path().into(),
-    });
-    cfg.http = Some("127.0.0.1:0".parse().unwrap());
-    cfg.https = None;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let running = serve(cfg, users, Dispatcher::new(cimom), None, async move {
-        let _ = stopped.await;
-    })
-    .await
-    .unwrap();
-    let addr = running.http.unwrap();
-    let client = WbemClient::new(&ClientConfig {
-        url: format!("http://{addr}"),
-        user: "admin".into(),
-        password: "adminpw".into(),
-        tls: TlsVerify::Insecure,
-        timeout: Duration::from_secs(60),
-    })
-    .unwrap();
+    let Served { client, guard, .. } = serve_http(cimom).await;
     Agent {
         client,
         ctx: installed.ctx,
         published,
-        stop: Some(stop),
-        _dir: dir,
+        _server: guard,
     }
 }
 

@@ -22,6 +22,10 @@
 
 /// The stored audit trail of rounds.
 pub mod audit;
+/// One run of a policy on the live data centre, nothing sent.
+pub mod explain;
+/// Agents' reports + inventory → snapshot.
+pub mod observe;
 /// Commands as coordinator jobs.
 pub mod sink;
 /// Inventory + utilization → snapshot.
@@ -32,15 +36,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
 use vine_workload::stages::sender::{Outcome, Sender};
 use vine_workload::{Engine, Plan, Snapshot};
 
 use crate::events::Severity;
-use crate::jobs::{JobFilter, UnixMillis};
+use crate::jobs::UnixMillis;
 use crate::ops::Coordinator;
 use crate::policies::{self, PolicyVersion};
-use crate::vni::Utilization;
 
 pub use audit::{CommandAudit, CommandOutcome, PolicyAudit, RoundAudit};
 pub use sink::JobSink;
@@ -353,6 +355,7 @@ impl PolicyLoop {
                     attempts: 0,
                     error: None,
                     job: None,
+                    depends_on: c.depends_on.clone(),
                 })
                 .collect();
             return round;
@@ -394,6 +397,7 @@ impl PolicyLoop {
                 attempts: entry.map_or(0, |a| a.attempts),
                 error: entry.and_then(|a| a.error.clone()),
                 job: jobs.get(&c.id).cloned(),
+                depends_on: c.depends_on.clone(),
             });
         }
         round
@@ -401,101 +405,7 @@ impl PolicyLoop {
 
     /// Reads every agent's utilization and the inventory into a snapshot.
     async fn observe(&self) -> Result<Snapshot, String> {
-        let c = &self.coordinator;
-        let inv = c.inventory();
-        let hosts = inv.hosts().map_err(|e| e.to_string())?;
-        let mut usage = self.reports(&hosts).await;
-        let mut vms = inv.vms().map_err(|e| e.to_string())?;
-        let stale = snapshot::disagreeing(&vms, &usage);
-        if !stale.is_empty() {
-            for h in &stale {
-                if let Err(e) = inv.resync_host(h).await {
-                    tracing::warn!(host = %h, error = %e, "resync before planning failed");
-                    usage.remove(h);
-                }
-            }
-            vms = inv.vms().map_err(|e| e.to_string())?;
-        }
-        let busy = self.busy_vms();
-        let services: HashMap<String, String> = c
-            .services
-            .vservers
-            .list()
-            .map(|l| {
-                l.into_iter()
-                    .flat_map(|(_, vs)| {
-                        let name = vs.name.clone();
-                        vs.nodes.into_iter().map(move |n| (n.vm, name.clone()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(snapshot::build(&snapshot::Observed {
-            now: SystemTime::now(),
-            hosts: &hosts,
-            vms: &vms,
-            usage: &usage,
-            busy: &busy,
-            services: &services,
-        }))
-    }
-
-    /// Each reachable host's report, asked of all agents at once.
-    async fn reports(
-        &self,
-        hosts: &[crate::inventory::HostRecord],
-    ) -> HashMap<String, Utilization> {
-        let inv = self.coordinator.inventory();
-        let mut set = tokio::task::JoinSet::new();
-        for h in hosts {
-            let name = h.name.clone();
-            let agent = inv.agent(&h.name);
-            let limit = self.config.report_timeout;
-            set.spawn(async move {
-                let r = match agent {
-                    Ok(a) => match tokio::time::timeout(limit, a.utilization()).await {
-                        Ok(r) => r.map_err(|e| e.to_string()),
-                        Err(_) => Err(format!("no answer in {} s", limit.as_secs())),
-                    },
-                    Err(e) => Err(e.to_string()),
-                };
-                (name, r)
-            });
-        }
-        let mut out = HashMap::new();
-        while let Some(j) = set.join_next().await {
-            match j {
-                Ok((name, Ok(u))) => {
-                    out.insert(name, u);
-                }
-                Ok((name, Err(e))) => {
-                    tracing::debug!(host = %name, error = %e, "no utilization report")
-                }
-                Err(e) => tracing::warn!(error = %e, "utilization task failed"),
-            }
-        }
-        out
-    }
-
-    /// VMs some active job is acting on.
-    fn busy_vms(&self) -> HashSet<String> {
-        let jobs = self
-            .coordinator
-            .list_jobs(&JobFilter {
-                active: Some(true),
-                ..JobFilter::default()
-            })
-            .unwrap_or_default();
-        jobs.iter()
-            .filter_map(|j| {
-                j.params
-                    .get("vm")
-                    .or_else(|| j.params.pointer("/template/name"))
-                    .or_else(|| j.data.get("vm"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .collect()
+        observe::observe(&self.coordinator, self.config.report_timeout).await
     }
 }
 
@@ -503,6 +413,7 @@ impl PolicyLoop {
 mod tests {
     use super::*;
     use crate::inventory::Inventory;
+    use crate::jobs::JobFilter;
     use crate::ops::CoordinatorConfig;
     use vine_store::{names, Store};
     use vine_wbem::client::{ClientConfig, TlsVerify};

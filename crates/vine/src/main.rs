@@ -108,6 +108,9 @@ fn main() -> anyhow::Result<()> {
             Cmd::Policy(sim_cmd::PolicyArgs {
                 cmd: sim_cmd::PolicyCmd::Store(c),
             }) => cli::run_policy_store(c).await,
+            Cmd::Policy(sim_cmd::PolicyArgs {
+                cmd: sim_cmd::PolicyCmd::Explain(e),
+            }) if e.live => cli::run_policy_explain_live(e).await,
             Cmd::Policy(a) => sim_cmd::run_policy(a),
             Cmd::Client(c) => cli::run(c).await,
         }

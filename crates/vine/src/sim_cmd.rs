@@ -99,6 +99,18 @@ pub struct ExplainArgs {
     /// Print the plan as JSON
     #[arg(long)]
     pub json: bool,
+    /// Ask the manager instead: FILE on its live data centre now (or, with
+    /// --stored, the stored policy named FILE); nothing is sent
+    #[arg(long, conflicts_with_all = ["state", "trace"])]
+    pub live: bool,
+    /// With --live: FILE is the name of a policy stored on the manager
+    #[arg(long, requires = "live")]
+    pub stored: bool,
+    /// With --live --stored: this stored version, not the active one
+    #[arg(long, requires = "stored")]
+    pub version: Option<u32>,
+    #[command(flatten)]
+    pub conn: crate::cli::ConnArgs,
 }
 
 /// Runs `vine sim`.
@@ -217,7 +229,9 @@ fn explain(e: ExplainArgs) -> Result<()> {
             let opts = SimOptions::new(trace, e.file.clone());
             sim::explain_round(&opts, policy.clone(), e.round)?
         }
-        (None, None) => bail!("give --state FILE (a recorded snapshot) or --trace DAY_DIR"),
+        (None, None) => bail!(
+            "give --state FILE (a recorded snapshot), --trace DAY_DIR, or --live (the manager's data centre now)"
+        ),
     };
     if e.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);

@@ -8,6 +8,10 @@
 //! - a host whose agent stops answering is held: the engine reports it and
 //!   issues nothing that touches it.
 //!
+//! - explain (`POST /api/v1/policies/explain`, `vine policy explain
+//!   --live`) shows the move the engine would make on the live data centre
+//!   now, with its reason, and sends nothing.
+//!
 //! The move is checked twice: under `vine up` (agents and manager in one
 //! process, on loopback sockets; test hosts exchange domains in-process)
 //! and with separate `vine agent` and `vine manager` processes (the VM
@@ -20,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use vine_console::ApiClient;
+use vine_console::{ApiClient, ApiError};
 use vine_coordinator::vni::AgentConn;
 use vine_hypervisor::testhost::{write_host_file, TestHostSpec};
 use vine_wbem::client::{ClientConfig, TlsVerify};
@@ -444,4 +448,151 @@ async fn an_agent_that_stops_answering_is_held_and_nothing_touches_it() {
                 && e["message"].as_str().unwrap().contains("host(s) b")),
         "{events:#}"
     );
+}
+
+/// The HTTP status of a refused request.
+fn status(r: Result<Value, ApiError>) -> (u16, String) {
+    match r {
+        Err(ApiError::Status { status, detail, .. }) => (status, detail),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_shows_the_move_on_the_live_data_centre_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = dir.path().join("load.json");
+    set_load(&load, json!({}));
+    // No policy loop: only explain plans.
+    let mut child = vine()
+        .args(["up", "--hosts", "2", "--vms-per-host", "2"])
+        .args(["--http", "127.0.0.1:0", "--https", "off"])
+        .args(["--api", "127.0.0.1:0", "--haproxy", "off"])
+        .args(["--monitor-interval", "0.5", "--policy-interval", "0"])
+        .arg("--synthetic-load")
+        .arg(&load)
+        .arg("--state-dir")
+        .arg(dir.path().join("up"))
+        .spawn()
+        .expect("vine runs");
+    let out = lines(&mut child);
+    let _up = Proc(child);
+    let password = expect_line(&out, "user: admin  password: ");
+    let api_url = expect_line(&out, "api: ");
+    let api = api(&api_url, &password);
+    let a = agent(&expect_line(&out, "agent host-1: "), &password);
+    let b = agent(&expect_line(&out, "agent host-2: "), &password);
+
+    // Wrong requests are refused with what to fix.
+    let (code, detail) = status(api.post("/policies/explain", &json!({})).await);
+    assert_eq!(code, 400, "{detail}");
+    assert!(detail.contains("`text`"), "{detail}");
+    let bad = POLICY.replacen("upper = 0.2", "upper = 2.0", 1);
+    let (code, detail) = status(
+        api.post(
+            "/policies/explain",
+            &json!({"text": bad, "origin": "bad.toml"}),
+        )
+        .await,
+    );
+    assert_eq!(code, 400);
+    assert!(detail.contains("bad.toml:"), "file:line:col: {detail}");
+    let (code, _) = status(
+        api.post("/policies/explain", &json!({"name": "nope"}))
+            .await,
+    );
+    assert_eq!(code, 404);
+
+    // Idle: nothing to do.
+    let idle = api
+        .post("/policies/explain", &json!({"text": POLICY}))
+        .await
+        .unwrap();
+    assert_eq!(idle["hosts"], 2, "{idle:#}");
+    assert_eq!(idle["version"], 0, "a text, not a stored version");
+    assert!(idle["commands"].as_array().unwrap().is_empty(), "{idle:#}");
+
+    // host-1 hot (2 × 0.9 of 8 CPUs = 22.5 % > 20 %).
+    set_load(&load, json!({"host-1-vm1": 0.9, "host-1-vm2": 0.9}));
+    let t = Instant::now();
+    let e = loop {
+        let e = api
+            .post("/policies/explain", &json!({"text": POLICY}))
+            .await
+            .unwrap();
+        if e["hot"] == json!(["host-1"]) && e["hosts_reporting"] == 2 {
+            break e;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "host-1 hot within 20 s: {e:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let cmds = e["commands"].as_array().unwrap();
+    assert_eq!(cmds.len(), 1, "one move (max_per_round = 1): {e:#}");
+    let what = cmds[0]["what"].as_str().unwrap();
+    assert!(
+        what.starts_with("migrate host-1-vm") && what.ends_with(" host-1 -> host-2"),
+        "{what}"
+    );
+    assert_eq!(cmds[0]["outcome"], "dry-run");
+    assert!(
+        cmds[0]["reason"].as_str().unwrap().contains("overloaded"),
+        "{e:#}"
+    );
+    assert!(e["dry_run"].as_bool().unwrap());
+
+    // The stored policy by name: the same answer, with its version.
+    apply(&api).await;
+    let stored = api
+        .post("/policies/explain", &json!({"name": "hotspot"}))
+        .await
+        .unwrap();
+    assert_eq!(stored["version"], 1, "{stored:#}");
+    assert_eq!(stored["commands"][0]["what"], what, "{stored:#}");
+
+    // The CLI asks the manager the same.
+    let file = dir.path().join("hotspot.toml");
+    std::fs::write(&file, POLICY).unwrap();
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_vine"))
+        .args(["policy", "explain", "--live", "--api", &api_url])
+        .arg("--state-dir")
+        .arg(dir.path().join("up"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&cli.stdout);
+    assert!(
+        cli.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert!(text.contains("hot (1): host-1"), "{text}");
+    assert!(
+        text.contains(what) && text.contains("nothing sent"),
+        "{text}"
+    );
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_vine"))
+        .args([
+            "policy", "explain", "--live", "--stored", "nope", "--api", &api_url,
+        ])
+        .arg("--state-dir")
+        .arg(dir.path().join("up"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2), "unknown policy: exit 2");
+
+    // Nothing was sent: no job, and the VMs stay where they were.
+    let jobs: Value = api.get("/jobs").await.unwrap();
+    assert!(
+        !jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["kind"] == "vm.migrate"),
+        "{jobs:#}"
+    );
+    assert_eq!(vm_names(&a).await, ["host-1-vm1", "host-1-vm2"]);
+    assert_eq!(vm_names(&b).await, ["host-2-vm1", "host-2-vm2"]);
 }

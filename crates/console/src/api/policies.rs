@@ -1,9 +1,11 @@
+use std::time::Duration;
+
 use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 use vine_coordinator::ops::{Coordinator, OpsError};
 use vine_coordinator::policies::{self, PolicyError};
-use vine_coordinator::policy_loop::PolicyAudit;
+use vine_coordinator::policy_loop::{explain, PolicyAudit};
 
 use super::{no_route, not_allowed, ok, ops_problem, with_status, Reply, Req, Spec};
 use crate::problem::Problem;
@@ -16,6 +18,24 @@ struct Text {
     #[serde(default)]
     origin: Option<String>,
 }
+
+/// `POST /policies/explain`: a text, or a stored policy (its active
+/// version unless one is named).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExplainReq {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+}
+
+/// How long explain waits for each agent's report (as the loop does).
+const EXPLAIN_REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +86,38 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
                 Ok(p) => ok(&json!({"valid": true, "name": p.name, "problems": []})),
                 Err(problems) => ok(&json!({"valid": false, "problems": problems})),
             }
+        }
+        (&Method::POST, ["policies", "explain"]) => {
+            let r: ExplainReq = req.json()?;
+            let (text, origin, version) = match (r.text, r.name) {
+                (Some(text), None) if r.version.is_none() => {
+                    let origin = r.origin.unwrap_or_else(|| "policy".into());
+                    (text, origin, 0)
+                }
+                (None, Some(name)) => {
+                    let v = match r.version {
+                        Some(n) => store.version(&name, n),
+                        None => store.active(&name),
+                    }
+                    .map_err(policy_problem)?;
+                    (v.text, format!("{name} v{}", v.version), v.version)
+                }
+                _ => {
+                    return Err(Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        "give `text` (a policy file) or `name` (a stored policy, with an \
+                         optional `version`), not both"
+                            .to_string(),
+                    ))
+                }
+            };
+            let p =
+                policies::check(&text, &origin).map_err(|problems| invalid(&origin, &problems))?;
+            let e = explain::explain(c, p, version, EXPLAIN_REPORT_TIMEOUT)
+                .await
+                .map_err(|e| Problem::internal(format!("observing the data centre: {e}")))?;
+            ok(&e)
         }
         (&Method::GET, ["policies", "audit"]) => {
             // What the policy loop did, newest last (`?n=`, `?policy=`).
@@ -140,6 +192,19 @@ pub(crate) fn spec() -> Spec {
                            {"name": "policy", "in": "query", "schema": {"type": "string"}}],
             "responses": {"200": {"description": "rounds: {policy, version, round, at, dry_run, hot, cold, held, unresolved, notes, commands[{what, reason, outcome, error, job}]}"}}}
     }));
+    s.paths.insert("/api/v1/policies/explain".into(), json!({
+        "post": {"summary": "what a policy would do to the live data centre now: the snapshot the policy loop would build, a fresh engine run once, nothing sent",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": false,
+                "description": "either `text` (a policy file, not stored) or `name` (a stored policy; its active version unless `version` is given)",
+                "properties": {"text": {"type": "string", "description": "the policy file (TOML)"},
+                               "origin": {"type": "string", "description": "file name for messages (with `text`)"},
+                               "name": {"type": "string", "description": "a stored policy"},
+                               "version": {"type": "integer", "minimum": 1, "description": "a stored version of `name`"}}}}}},
+            "responses": {"200": {"description": "the round, shaped as an audit round", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PolicyExplain"}}}},
+                          "400": {"description": "neither or both of text and name, or the policy has problems (`problems` lists each with line and column)"},
+                          "404": {"description": "no such stored policy or version"}}}
+    }));
     s.paths.insert("/api/v1/policies/schema".into(), json!({
         "get": {"summary": "the JSON Schema of policy files", "responses": {"200": {"description": "JSON Schema"}}}
     }));
@@ -156,6 +221,29 @@ pub(crate) fn spec() -> Spec {
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer"}}}}}},
             "responses": {"201": {"description": "the new version"}, "404": {"description": "no such policy or version"}}}
     }));
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    s.schemas.insert("PolicyExplain".into(), json!({"type": "object",
+        "required": ["policy", "version", "round", "at", "dry_run", "hot", "cold", "held", "unresolved", "notes", "commands",
+                     "hosts", "hosts_reporting", "vms", "warnings"],
+        "properties": {
+            "id": {"type": "string", "description": "empty: an explain round is not stored"},
+            "policy": {"type": "string"},
+            "version": {"type": "integer", "description": "the stored version explained; 0 for a text"},
+            "round": {"type": "integer"}, "at": {"type": "integer", "description": "Unix ms"},
+            "dry_run": {"type": "boolean", "description": "always true"},
+            "hot": strings, "cold": strings,
+            "held": {"type": "array", "items": {"type": "string"}, "description": "hosts whose data could not be trusted: nothing moves off or onto them"},
+            "unresolved": {"type": "array", "items": {"type": "string"}, "description": "overloaded hosts no move could relieve"},
+            "notes": strings,
+            "commands": {"type": "array", "items": {"type": "object",
+                "required": ["id", "what", "reason", "outcome", "attempts", "depends_on"],
+                "properties": {"id": {"type": "integer"}, "what": {"type": "string", "description": "e.g. `migrate web-1 host-a -> host-b`"},
+                    "reason": {"type": "string"},
+                    "outcome": {"enum": ["dry-run", "skipped"], "description": "skipped: this manager could not carry it out, or a command it depends on (see `error`)"},
+                    "attempts": {"type": "integer"}, "error": {"type": ["string", "null"]}, "job": {"type": ["string", "null"]},
+                    "depends_on": {"type": "array", "items": {"type": "integer"}}}}},
+            "hosts": {"type": "integer"}, "hosts_reporting": {"type": "integer"}, "vms": {"type": "integer"},
+            "warnings": {"type": "array", "items": {"type": "string"}, "description": "the policy against the inventory: a scope matching no host, constraints no placement can meet"}}}));
     s.schemas.insert("PolicyVersion".into(), json!({"type": "object",
         "required": ["name", "version", "text", "applied_at", "note"],
         "properties": {"name": {"type": "string"}, "version": {"type": "integer"}, "text": {"type": "string"},

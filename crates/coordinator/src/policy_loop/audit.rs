@@ -46,6 +46,9 @@ pub struct CommandAudit {
     /// The coordinator job that carried it out.
     #[serde(default)]
     pub job: Option<String>,
+    /// Commands of the same round (by `id`) that had to succeed first.
+    #[serde(default)]
+    pub depends_on: Vec<usize>,
 }
 
 /// One round of one policy.

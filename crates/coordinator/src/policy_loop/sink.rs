@@ -22,6 +22,18 @@ use crate::ops::Coordinator;
 /// Why a command kind is not carried out.
 pub const NOT_YET: &str = "not supported by this manager yet";
 
+/// Why this manager cannot carry out a command of `kind`, if it cannot.
+pub fn unsupported(kind: &CommandKind) -> Option<&'static str> {
+    match kind {
+        CommandKind::Migrate { .. } | CommandKind::Scale { .. } => None,
+        // CPU shares and host power have no job kind here yet (hosts'
+        // power needs their BMCs).
+        CommandKind::Resize { .. } | CommandKind::PowerOn { .. } | CommandKind::PowerOff { .. } => {
+            Some(NOT_YET)
+        }
+    }
+}
+
 /// Runs commands as coordinator jobs.
 pub struct JobSink {
     coordinator: Arc<Coordinator>,

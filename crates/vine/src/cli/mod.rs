@@ -23,6 +23,7 @@ mod vs;
 
 use std::io::Write;
 
+pub use conn::ConnArgs;
 pub use policy::PolicyStoreCmd;
 
 /// The client commands, flattened into `vine`'s own.
@@ -56,6 +57,11 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
 /// `vine policy apply|ls|history|rollback`, with the same failure handling.
 pub async fn run_policy_store(a: PolicyStoreCmd) -> anyhow::Result<()> {
     finish(policy::run(a).await)
+}
+
+/// `vine policy explain FILE --live`: the manager explains, nothing is sent.
+pub async fn run_policy_explain_live(e: crate::sim_cmd::ExplainArgs) -> anyhow::Result<()> {
+    finish(policy::explain_live(e).await)
 }
 
 fn finish(r: conn::Result<()>) -> anyhow::Result<()> {

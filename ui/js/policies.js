@@ -4,7 +4,7 @@
 // rolled back to. Readers read; only admins apply and roll back.
 
 import * as api from "./api.js";
-import { h, fill, when, ask, toast, unavailable } from "./dom.js";
+import { h, fill, when, ask, toast, unavailable, every } from "./dom.js";
 import { createTable } from "./table.js";
 import { codeEditor } from "./editor.js";
 import { lineDiff, diffStats, hunks } from "./diff.js";
@@ -93,8 +93,10 @@ function editorPage(main, { signal, canWrite }, name) {
   const err = h("p", { class: "error", role: "alert", id: "policy-error" });
   const status = h("p", { class: "check-status", id: "policy-check", "aria-live": "polite" });
   const versionsBox = h("div", { id: "policy-versions" }, name ? h("p", { class: "muted" }, "Loading…") : h("p", { class: "muted" }, "None yet: Apply stores version 1."));
-  const diffBox = h("div", { id: "policy-diff" });
+  const diffBox = h("div", { id: "policy-diff" },
+    h("p", { class: "muted" }, name ? "Press Compare on a version to see how it differs from the text in the editor." : "Nothing to compare with yet."));
   const explainBox = h("div", { id: "policy-explain", "aria-live": "polite" });
+  const roundsBox = h("div", { id: "policy-rounds" });
   const editor = codeEditor({
     id: "policy-text", label: "Policy (TOML)", value: name ? "" : SAMPLE,
     readOnly: !canWrite, onInput: () => { changed(); scheduleCheck(); },
@@ -115,7 +117,9 @@ function editorPage(main, { signal, canWrite }, name) {
         explainBox),
       h("div", {},
         h("section", { class: "panel", "aria-labelledby": "pv-h" }, h("h2", { id: "pv-h" }, "Versions"), versionsBox),
-        h("section", { class: "panel", "aria-labelledby": "pd-h" }, h("h2", { id: "pd-h" }, "Changes"), diffBox))));
+        h("section", { class: "panel", "aria-labelledby": "pd-h" }, h("h2", { id: "pd-h" }, "Changes"), diffBox),
+        name ? h("section", { class: "panel", "aria-labelledby": "pr-h" }, h("h2", { id: "pr-h" }, "What it did lately"),
+          h("p", { class: "muted small" }, "The policy loop's rounds that changed something or found hosts out of bounds."), roundsBox) : null)));
 
   let active = null; // the stored active version
   let versions = [];
@@ -289,7 +293,14 @@ function editorPage(main, { signal, canWrite }, name) {
   }
 
   load(true);
+  if (name) {
+    recentRounds(roundsBox, name, signal);
+    every(15000, () => recentRounds(roundsBox, name, signal), signal);
+  }
 }
+
+const OUTCOME = { done: "done", failed: "failed", skipped: "skipped", "dry-run": "not sent (dry run)" };
+const OUTCOME_CLASS = { done: "vs-fe-serving", failed: "vs-down", skipped: "vs-fe-pending", "dry-run": "vs-fe-none" };
 
 /**
  * The engine's answer (`POST /policies/explain`, shaped as an audit
@@ -298,24 +309,45 @@ function editorPage(main, { signal, canWrite }, name) {
 export function explanation(r) {
   const rounds = Array.isArray(r) ? r : Array.isArray(r && r.rounds) ? r.rounds : [r];
   if (!rounds.length) return h("p", { class: "muted" }, "No policy applies now.");
-  return rounds.map((x) => {
-    const hosts = (label, xs) => (xs && xs.length ? h("li", {}, `${label}: ${xs.join(", ")}`) : null);
-    const cmds = x.commands || [];
-    const seen = x.hosts === undefined ? null
-      : `Looked at ${x.hosts} host${x.hosts === 1 ? "" : "s"} (${x.hosts_reporting ?? "?"} reporting) and ${x.vms ?? "?"} VMs.`;
-    return h("div", { class: "round" },
-      h("p", { class: "small", id: "explain-seen" },
-        x.policy ? [h("strong", {}, x.policy), x.version ? ` v${x.version}` : " (the editor's text)", ". "] : null, seen),
-      (x.warnings || []).map((w) => h("p", { class: "notice small" }, w)),
-      h("ul", { class: "small" },
-        hosts("Overloaded hosts", x.hot), hosts("Underloaded hosts", x.cold),
-        hosts("Held (data not trusted)", x.held), hosts("No move relieves", x.unresolved),
-        (x.notes || []).map((n) => h("li", { class: "muted" }, n))),
-      cmds.length
-        ? h("ol", { class: "commands", id: "explain-commands" }, cmds.map((c) => h("li", {},
-          h("code", {}, c.what), c.outcome === "skipped" ? h("span", { class: "state vs-fe-pending" }, " would be skipped") : null,
-          c.reason ? h("div", { class: "muted small" }, c.reason) : null,
-          c.error ? h("div", { class: "error small" }, c.error) : null)))
-        : h("p", { class: "muted", id: "explain-none" }, "No command: the engine would change nothing now."));
-  });
+  return rounds.map((x) => roundView(x, false));
+}
+
+/** One round: what the engine found and the commands it gave, with why. */
+function roundView(x, audit) {
+  const hosts = (label, xs) => (xs && xs.length ? h("li", {}, `${label}: ${xs.join(", ")}`) : null);
+  const cmds = x.commands || [];
+  const seen = x.hosts === undefined ? null
+    : `Looked at ${x.hosts} host${x.hosts === 1 ? "" : "s"} (${x.hosts_reporting ?? "?"} reporting) and ${x.vms ?? "?"} VMs.`;
+  return h("div", { class: "round" },
+    h("p", { class: "small", id: audit ? null : "explain-seen" },
+      audit ? [h("strong", {}, when(x.at)), ` · round ${x.round} · v${x.version}${x.dry_run ? " · dry run" : ""}. `]
+        : x.policy ? [h("strong", {}, x.policy), x.version ? ` v${x.version}` : " (the editor's text)", ". "] : null,
+      seen),
+    (x.warnings || []).map((w) => h("p", { class: "notice small" }, w)),
+    h("ul", { class: "small" },
+      hosts("Overloaded hosts", x.hot), hosts("Underloaded hosts", x.cold),
+      hosts("Held (data not trusted)", x.held), hosts("No move relieves", x.unresolved),
+      (x.notes || []).map((n) => h("li", { class: "muted" }, n))),
+    cmds.length
+      ? h("ol", { class: "commands", id: audit ? null : "explain-commands" }, cmds.map((c) => h("li", {},
+        h("code", {}, c.what),
+        audit || c.outcome === "skipped" ? [" ", h("span", { class: `state ${OUTCOME_CLASS[c.outcome] || ""}` },
+          audit ? OUTCOME[c.outcome] || c.outcome : "would be skipped")] : null,
+        c.reason ? h("div", { class: "muted small" }, c.reason) : null,
+        c.error ? h("div", { class: "error small" }, c.error) : null)))
+      : h("p", { class: "muted", id: audit ? null : "explain-none" },
+        audit ? "No command." : "No command: the engine would change nothing now."));
+}
+
+/** What the policy loop did lately under this policy, newest first. */
+export async function recentRounds(box, name, signal) {
+  let rounds;
+  try {
+    rounds = await api.get(`/policies/audit?n=5&policy=${encodeURIComponent(name)}`, { signal });
+  } catch (e) {
+    if (!signal.aborted) fill(box, unavailable("recent rounds", e));
+    return;
+  }
+  fill(box, rounds.length ? [...rounds].reverse().map((x) => roundView(x, true))
+    : h("p", { class: "muted" }, "No round of this policy has done anything yet."));
 }

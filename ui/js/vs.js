@@ -46,7 +46,10 @@ function healthSummary(vs) {
 
 /** What a page says about the load balancer, judged from the servers shown. */
 function balancerNote(list) {
-  if (!list.length) return null;
+  if (!list.length) {
+    return h("p", { class: "muted small", id: "vs-balancer", "data-balancer": "no-servers" },
+      "Whether a load balancer (HAProxy) fronts virtual servers shows here once there is one.");
+  }
   const none = list.find((v) => v.front_end.state === "none");
   if (none) {
     return h("p", { class: "notice", id: "vs-balancer", "data-balancer": "none" },

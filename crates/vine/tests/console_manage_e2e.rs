@@ -98,13 +98,18 @@ async fn marked_lines(c: &Client) -> Value {
 
 /// A screenshot without the passing toasts (they hide the page's corner).
 async fn clean_shot(c: &Client, name: &str) {
+    let name = if std::env::var_os("VINE_DARK").is_some() {
+        format!("{name}-dark")
+    } else {
+        name.to_string()
+    };
     c.execute(
         "document.getElementById('toasts').replaceChildren()",
         vec![],
     )
     .await
     .unwrap();
-    shot(c, name).await;
+    shot(c, &name).await;
 }
 
 /// The hosts of the virtual server's nodes, as its page lists them.
@@ -121,7 +126,9 @@ async fn node_hosts(c: &Client) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_and_virtual_servers_through_the_console() {
-    let Some(browser) = Browser::start(false).await else {
+    // VINE_DARK=1: the system prefers dark; screenshots get a -dark suffix.
+    let dark = std::env::var_os("VINE_DARK").is_some();
+    let Some(browser) = Browser::start(dark).await else {
         return;
     };
     let c = browser.c.clone();
@@ -325,6 +332,13 @@ async fn policies_and_virtual_servers_through_the_console() {
         assert_eq!(outcome, "answered", "{said}");
         assert!(said.contains("What the engine would do now"), "{said}");
         assert!(said.contains("Looked at 3 hosts"), "{said}");
+        c.execute(
+            "document.getElementById('policy-explain').scrollIntoView({block: 'center'})",
+            vec![],
+        )
+        .await
+        .unwrap();
+        clean_shot(&c, "policy-explain").await;
         assert!(
             count(&c, "#explain-commands li, #explain-none").await >= 1,
             "{said}"
@@ -385,6 +399,7 @@ async fn policies_and_virtual_servers_through_the_console() {
         },
         text(&c, "#vs-balancer").await
     );
+    clean_shot(&c, "vs-list").await;
 
     // Its page: two nodes on two hosts; scale to three, one per host.
     c.goto(&format!("{}#/vs/e2e-web", up.console))
@@ -499,6 +514,7 @@ async fn policies_and_virtual_servers_through_the_console() {
         overflow.as_i64().unwrap() <= 0,
         "no sideways scrolling: {overflow}"
     );
+    clean_shot(&c, "policy-phone").await;
     c.set_window_size(1280, 900).await.unwrap();
     no_problems(&c).await;
 

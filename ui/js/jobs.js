@@ -1,12 +1,16 @@
-// The jobs list, live: filter by kind and state, cancel what has not
-// finished (admins).
+// The jobs list, live: the list once, then every change as the server
+// streams it (`/jobs/stream`; polling every 2 s when the stream cannot be
+// used). Filter by kind and state, cancel what has not finished (admins).
 
 import * as api from "./api.js";
-import { h, fill, state, when, toast, unavailable, every } from "./dom.js";
+import { h, fill, state, when, toast, unavailable } from "./dom.js";
 import { createTable } from "./table.js";
 import { describe, isFinal } from "./jobwatch.js";
+import { follow } from "./stream.js";
 
 const STATES = ["queued", "running", "retrying", "succeeded", "failed", "cancelled"];
+/** Jobs kept in the page (the newest); the API lists 500 at a time. */
+const KEEP = 2000;
 
 export function render(main, { signal, query, setQuery, canWrite }) {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
@@ -44,14 +48,37 @@ export function render(main, { signal, query, setQuery, canWrite }) {
     empty: "No jobs yet.",
   });
   let shown = false;
+  const jobs = new Map();
+  /** Keeps the newer of two versions of a job (by revision). */
+  function put(j) {
+    const old = jobs.get(j.id);
+    if (!old || old.revision <= j.revision) jobs.set(j.id, j);
+  }
+  // Bursts of changes redraw once.
+  let queued = false;
+  function draw() {
+    if (queued) return;
+    queued = true;
+    setTimeout(() => {
+      queued = false;
+      if (signal.aborted) return;
+      let list = [...jobs.values()];
+      if (list.length > KEEP) {
+        list = list.sort((a, b) => b.created_at - a.created_at).slice(0, KEEP);
+        jobs.clear();
+        for (const j of list) jobs.set(j.id, j);
+      }
+      table.setRows(list);
+      if (!shown) { fill(body, table.el); shown = true; }
+    }, 50);
+  }
   async function load() {
     try {
-      table.setRows(await api.get("/jobs", { signal }));
-      if (!shown) { fill(body, table.el); shown = true; }
+      for (const j of await api.get("/jobs", { signal })) put(j);
+      draw();
     } catch (e) {
       if (!signal.aborted) { fill(body, unavailable("jobs", e)); shown = false; }
     }
   }
-  load();
-  every(2000, load, signal);
+  follow("jobs", "jobs/stream", { type: "job", onMessage: (j) => { put(j); draw(); }, onOpen: load, poll: load, pollMs: 2000, signal });
 }

@@ -1,11 +1,14 @@
-// The overview: hosts with health and allocation, the data-centre and
-// service pools, virtual servers laid out on hosts, recent events. Every
+// The overview: hosts with health, allocation and use now, utilization
+// over the last hour (the manager's metrics history: the data centre and
+// the busiest hosts, updated live), the data-centre and service pools,
+// virtual servers laid out on hosts, recent events (streamed). Every
 // section loads on its own, so one missing endpoint does not blank the page.
 
-import uPlot from "../vendor/uplot/uPlot.esm.js";
 import * as api from "./api.js";
 import { h, fill, state, barline, bar, mib, num, when, unavailable, every } from "./dom.js";
 import { createTable } from "./table.js";
+import { utilChart } from "./charts.js";
+import { follow } from "./stream.js";
 
 /** Host pools are named `host/<host>`. */
 export function hostLoads(pools) {
@@ -36,7 +39,11 @@ export function render(main, { signal }) {
   const hostsBox = h("section", { class: "panel", id: "ov-hosts", "aria-labelledby": "ov-hosts-h" });
   const poolsBox = h("section", { class: "panel", id: "ov-pools", "aria-labelledby": "ov-pools-h" });
   const chartBox = h("div", { class: "chart", id: "ov-chart" },
-    h("p", { class: "muted" }, "Sampled every 5 s while this page is open; the line starts with the second sample."));
+    h("p", { class: "muted" }, "No samples yet: the manager samples every host's agent every few seconds."));
+  const busyBox = h("div", { class: "small-charts", id: "ov-busy" });
+  const utilBox = h("section", { class: "panel", id: "ov-util", "aria-labelledby": "ov-util-h" },
+    h("h2", { id: "ov-util-h" }, "Data-centre utilization"), chartBox,
+    h("h3", {}, "Busiest hosts (CPU now)"), busyBox);
   const vsBox = h("section", { class: "panel", id: "ov-vs", "aria-labelledby": "ov-vs-h" });
   const evBox = h("section", { class: "panel", id: "ov-events", "aria-labelledby": "ov-events-h" });
   const hostsBody = h("div", {}, h("p", { class: "muted" }, "Loading…"));
@@ -44,11 +51,10 @@ export function render(main, { signal }) {
   const vsBody = h("div");
   const evBody = h("div");
   fill(hostsBox, h("h2", { id: "ov-hosts-h" }, "Hosts"), hostsBody);
-  fill(poolsBox, h("h2", { id: "ov-pools-h" }, "Pools"), poolsBody,
-    h("h2", {}, "Data-centre allocation while this page is open"), chartBox);
+  fill(poolsBox, h("h2", { id: "ov-pools-h" }, "Pools"), poolsBody);
   fill(vsBox, h("h2", { id: "ov-vs-h" }, "Virtual servers"), vsBody);
   fill(evBox, h("h2", { id: "ov-events-h" }, "Recent events"), evBody);
-  fill(main, h("h1", {}, "Overview"), cards,
+  fill(main, h("h1", {}, "Overview"), cards, utilBox,
     h("div", { class: "grid" }, hostsBox, poolsBox), h("div", { class: "grid" }, vsBox, evBox));
 
   const table = createTable({
@@ -60,40 +66,53 @@ export function render(main, { signal }) {
       { key: "health", label: "Health", render: (r) => state(r.health) },
       { key: "cpu", label: "vCPU", value: (r) => pct(r.vcpus, r.cap_vcpus), render: (r) => bar(r.vcpus, r.cap_vcpus, `${r.name} vCPU allocation`) },
       { key: "mem", label: "Memory", value: (r) => pct(r.mem, r.cap_mem), render: (r) => bar(r.mem, r.cap_mem, `${r.name} memory allocation`) },
+      { key: "cpu_now", label: "CPU use", value: (r) => r.cpu_now ?? -1, render: (r) => (r.cpu_now == null ? "–" : bar(r.cpu_now, 100, `${r.name} CPU use now`)) },
       { key: "vms", label: "VMs", num: true },
     ],
   });
   let tableShown = false;
 
-  // The chart samples the data-centre pool on every refresh.
-  const series = [[], [], []];
-  let plot = null;
-  function sample(dc) {
-    if (!dc || !dc.allowed) return;
-    series[0].push(Date.now() / 1000);
-    series[1].push(pct(dc.allocated.vcpus, dc.allowed.vcpus));
-    series[2].push(pct(dc.allocated.memory_mib, dc.allowed.memory_mib));
-    if (series[0].length > 720) series.forEach((s) => s.shift());
-    const width = Math.max(260, chartBox.clientWidth || 400);
-    if (series[0].length < 2) return; // one point makes no line (and no sane time axis)
-    if (!plot) {
-      chartBox.replaceChildren();
-      const css = getComputedStyle(document.documentElement);
-      const axis = { stroke: css.getPropertyValue("--muted").trim(), grid: { stroke: css.getPropertyValue("--line").trim() } };
-      plot = new uPlot({
-        width, height: 180,
-        // At least the last five minutes, so the first samples do not
-        // stretch over the whole axis.
-        scales: { x: { time: true, range: (u, min, max) => [Math.min(min, max - 300), max] }, y: { range: (u, min, max) => [0, Math.max(100, Math.ceil(max / 50) * 50)] } },
-        axes: [axis, { ...axis, size: 60, values: (u, vals) => vals.map((v) => `${v}%`) }],
-        series: [{ label: "time" }, { label: "vCPU %", stroke: "#3d8f57", width: 2, points: { show: true } },
-          { label: "memory %", stroke: "#1a73e8", width: 2, points: { show: true } }],
-      }, series, chartBox);
-    } else {
-      plot.setData(series);
-      if (Math.abs(plot.width - width) > 4) plot.setSize({ width, height: 180 });
+  // Utilization: the whole history once, then what is new each interval.
+  const dcChart = utilChart(chartBox, { id: "ov-dc", label: "data centre" });
+  const small = new Map(); // host → { box, chart }
+  const now = new Map(); // host → { cpu_pct, memory_pct }
+  let since = 0;
+  let pollMs = 5000;
+  async function loadMetrics() {
+    let m;
+    try { m = await api.get(`/metrics${since ? "?since=" + since : ""}`, { signal }); } catch (e) {
+      if (!signal.aborted && !since) fill(chartBox, unavailable("metrics", e));
+      return;
     }
+    pollMs = Math.min(5000, Math.max(1000, 1000 * (m.interval_s || 5)));
+    for (const x of m.hosts) now.set(x.name, x);
+    const busy = m.busiest.map((b) => b.name);
+    const same = busy.length === small.size && busy.every((n) => small.has(n));
+    if (!since || !same) {
+      if (since) { since = 0; return loadMetrics(); } // new busiest hosts: their whole history
+      dcChart.set(m.datacenter);
+      for (const { chart } of small.values()) chart.destroy();
+      small.clear();
+      fill(busyBox, m.busiest.map((b) => {
+        const box = h("div", { class: "small-chart", "data-host": b.name });
+        const chart = utilChart(box, { id: `ov-host-${b.name}`, height: 110, small: true, label: b.name });
+        small.set(b.name, { box, chart });
+        chart.set(b);
+        return box;
+      }));
+      if (!m.busiest.length) fill(busyBox, h("p", { class: "muted" }, "No host has reported yet."));
+    } else {
+      dcChart.append(m.datacenter);
+      for (const b of m.busiest) small.get(b.name).chart.append(b);
+    }
+    since = Math.max(since, dcChart.last(), ...[...small.values()].map((x) => x.chart.last()));
   }
+  (async () => {
+    while (!signal.aborted) {
+      await loadMetrics();
+      await new Promise((r) => { const t = setTimeout(r, pollMs); signal.addEventListener("abort", () => { clearTimeout(t); r(); }, { once: true }); });
+    }
+  })();
 
   async function loadHostsAndPools() {
     const [hosts, pools] = await Promise.allSettled([api.get("/hosts", { signal }), api.get("/pools", { signal })]);
@@ -113,6 +132,7 @@ export function render(main, { signal }) {
         vcpus: l ? l.allocated.vcpus : 0, cap_vcpus: cap.vcpus || 0,
         mem: l ? l.allocated.memory_mib : 0, cap_mem: cap.memory_mib || 0,
         vms: l ? l.vms : 0,
+        cpu_now: now.get(x.name)?.cpu_pct ?? null,
       };
     });
     table.setRows(rows);
@@ -144,7 +164,6 @@ export function render(main, { signal }) {
           cap ? ` · ${cap}` : "",
           p.reservation ? ` · reserved ${p.reservation.vcpus} vCPU, ${mib(p.reservation.memory_mib)}` : ""));
     }) : h("p", { class: "muted" }, "No pools."));
-    sample(dc);
   }
 
   async function loadVs() {
@@ -163,22 +182,40 @@ export function render(main, { signal }) {
     }));
   }
 
+  // Events: the newest from the log whenever the stream (re)opens, then
+  // each new one as it is streamed.
+  let events = [];
   async function loadEvents() {
     let list;
     try { list = await api.get("/events", { signal }); } catch (e) { fill(evBody, unavailable("events", e)); return; }
-    const items = (Array.isArray(list) ? list : list.events || []).slice().sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, 12);
-    fill(evBody, items.length ? h("ol", { class: "events" }, items.map((e) => h("li", {},
+    events = Array.isArray(list) ? list : list.events || [];
+    drawEvents();
+  }
+  function addEvent(e) {
+    if (events.some((x) => x.id === e.id)) return;
+    events.push(e);
+    if (events.length > 100) events = events.slice(-100);
+    drawEvents();
+  }
+  function drawEvents() {
+    const items = events.slice().sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, 12);
+    fill(evBody, items.length ? h("ol", { class: "events" }, items.map((e) => h("li", { "data-event": e.id },
       h("span", { class: "muted" }, when(e.at)),
       h("span", { class: `sev-${e.severity}` }, h("strong", {}, e.kind), " ", e.subject, ": ", e.message)))) :
       h("p", { class: "muted" }, "No events yet."));
   }
 
-  const loadAll = () => Promise.all([loadHostsAndPools(), loadVs(), loadEvents()]);
+  const loadAll = () => Promise.all([loadHostsAndPools(), loadVs()]);
   loadAll();
   every(5000, loadAll, signal);
-  const onResize = () => plot && plot.setSize({ width: Math.max(260, chartBox.clientWidth), height: 180 });
+  follow("events", "events/stream", { type: "event", onMessage: addEvent, onOpen: loadEvents, poll: loadEvents, pollMs: 5000, signal });
+  const onResize = () => { dcChart.resize(); for (const { chart } of small.values()) chart.resize(); };
   window.addEventListener("resize", onResize);
-  return () => { window.removeEventListener("resize", onResize); if (plot) plot.destroy(); };
+  return () => {
+    window.removeEventListener("resize", onResize);
+    dcChart.destroy();
+    for (const { chart } of small.values()) chart.destroy();
+  };
 }
 
 function card(n, label, id) {

@@ -1,10 +1,12 @@
-// One VM: its settings and state, the actions an admin may take (each a
-// job followed live), and the jobs that touched it.
+// One VM: its settings and state, its CPU and memory use over the last
+// half hour (the manager's metrics history, updated live), the actions an
+// admin may take (each a job followed live), and the jobs that touched it.
 
 import * as api from "./api.js";
 import { h, fill, state, stateName, mib, when, ask, field, choice, toast, unavailable, every } from "./dom.js";
 import { jobPanel, describe } from "./jobwatch.js";
 import { hostLoads } from "./overview.js";
+import { utilChart, pctText } from "./charts.js";
 
 /** Which power actions make sense in which state. */
 const POWER = [
@@ -22,6 +24,9 @@ export function render(main, { name, signal, canWrite }) {
   const jobsBox = h("div", { id: "vm-jobs" });
   const history = h("div", { id: "vm-history" });
   const err = h("p", { class: "error", role: "alert" });
+  const chartBox = h("div", { class: "chart", id: "vm-chart" },
+    h("p", { class: "muted" }, "No samples yet: the manager samples running VMs every few seconds."));
+  const useNow = h("p", { class: "muted", id: "vm-use" });
   fill(main,
     h("p", {}, h("a", { href: "#/vms" }, "← Virtual machines")),
     h("h1", {}, name),
@@ -29,7 +34,9 @@ export function render(main, { name, signal, canWrite }) {
     h("div", { class: "grid" },
       h("section", { class: "panel", "aria-labelledby": "vm-s-h" }, h("h2", { id: "vm-s-h" }, "Settings and state"), settings,
         canWrite ? [h("h2", { class: "mt" }, "Actions"), actions] : null, jobsBox),
-      h("section", { class: "panel", "aria-labelledby": "vm-h-h" }, h("h2", { id: "vm-h-h" }, "Jobs for this VM"), history)));
+      h("section", { class: "panel", "aria-labelledby": "vm-h-h" }, h("h2", { id: "vm-h-h" }, "Jobs for this VM"), history)),
+    h("section", { class: "panel", id: "vm-util", "aria-labelledby": "vm-u-h" },
+      h("h2", { id: "vm-u-h" }, "Utilization"), useNow, chartBox));
 
   let vm = null;
   let gone = false;
@@ -147,7 +154,32 @@ export function render(main, { name, signal, canWrite }) {
       h("p", { class: "muted" }, "None."));
   }
 
+  // The whole history once, then what is new, every VM interval.
+  const chart = utilChart(chartBox, { id: "vm", keep: 240 });
+  let pollMs = 5000;
+  async function loadMetrics() {
+    const since = chart.last();
+    let m;
+    try { m = await api.get(api.path("vms", name, "metrics") + (since ? `?since=${since}` : ""), { signal }); } catch (e) {
+      if (!signal.aborted && !since && e.status !== 404) fill(chartBox, unavailable("metrics", e));
+      return;
+    }
+    pollMs = Math.min(5000, Math.max(1000, 1000 * (m.interval_s || 5)));
+    if (since) chart.append(m); else chart.set(m);
+    const i = m.t.length - 1;
+    if (i >= 0) useNow.textContent = `Now: CPU ${pctText(m.cpu_pct[i])}, memory ${pctText(m.memory_pct[i])} · a point every ${m.interval_s} s`;
+  }
+  (async () => {
+    while (!signal.aborted && !gone) {
+      await loadMetrics();
+      await new Promise((r) => { const t = setTimeout(r, pollMs); signal.addEventListener("abort", () => { clearTimeout(t); r(); }, { once: true }); });
+    }
+  })();
+  const onResize = () => chart.resize();
+  window.addEventListener("resize", onResize);
+
   load();
   loadHistory();
   every(5000, () => (gone ? null : load()), signal);
+  return () => { window.removeEventListener("resize", onResize); chart.destroy(); };
 }

@@ -46,6 +46,8 @@ pub(crate) static ASSETS: &[Asset] = &[
     asset!("js/vms.js", JS),
     asset!("js/vm.js", JS),
     asset!("js/jobs.js", JS),
+    asset!("js/stream.js", JS),
+    asset!("js/charts.js", JS),
     asset!("js/policies.js", JS),
     asset!("js/editor.js", JS),
     asset!("js/diff.js", JS),

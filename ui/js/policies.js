@@ -237,6 +237,7 @@ function editorPage(main, { signal, canWrite }, name) {
       toast(`${v.name}: version ${v.version} applied`);
       if (v.name !== name) { location.hash = `#/policies/${encodeURIComponent(v.name)}`; return; }
       await load(true);
+      editor.textarea.focus(); // the pressed button is disabled now
     } catch (e) {
       if (e.problem && Array.isArray(e.problem.problems)) {
         problems = e.problem.problems;
@@ -266,6 +267,7 @@ function editorPage(main, { signal, canWrite }, name) {
       const nv = await api.post(api.path("policies", name, "rollback"), { version: v.version });
       toast(`${name}: rolled back to version ${v.version} (now version ${nv.version})`);
       await load(true);
+      editor.textarea.focus(); // the pressed button is gone with the old list
     } catch (e) {
       toast(`Cannot roll back: ${e.message}`, true);
     }
@@ -282,7 +284,9 @@ function editorPage(main, { signal, canWrite }, name) {
     } catch (e) {
       explainBox.dataset.state = "error";
       let why;
-      if (e.status === 404 && /no such resource/.test(e.message)) why = "this manager cannot explain policies yet (POST /api/v1/policies/explain is not there).";
+      // No such route: 404 "no such resource", or 405 where the route
+      // `/policies/{name}` takes the path.
+      if ((e.status === 404 && /no such resource/.test(e.message)) || e.status === 405) why = "this manager cannot explain policies yet (POST /api/v1/policies/explain is not there).";
       else if (e.status === 403) why = "explaining needs the admin role.";
       else if (e.problem && Array.isArray(e.problem.problems)) { why = "the text has problems; fix them first."; editor.setProblems(e.problem.problems); }
       else why = e.message;

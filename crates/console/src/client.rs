@@ -155,6 +155,12 @@ impl ApiClient {
         Ok(self.call(Method::POST, path, Some(&v)).await?.1)
     }
 
+    /// PATCH with a JSON body; the answer as JSON.
+    pub async fn patch<B: Serialize>(&self, path: &str, body: &B) -> Result<Value, ApiError> {
+        let v = serde_json::to_value(body).map_err(|e| ApiError::Decode(e.to_string()))?;
+        Ok(self.call(Method::PATCH, path, Some(&v)).await?.1)
+    }
+
     /// DELETE; the answer as JSON.
     pub async fn delete(&self, path: &str) -> Result<Value, ApiError> {
         Ok(self.call(Method::DELETE, path, None).await?.1)

@@ -38,6 +38,10 @@ pub struct HostRecord {
     /// registers (`vine agent --label`) or by `--agent NAME=URL`'s owner.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// In maintenance: placement and migrations put nothing new here. Set
+    /// by a drain (and left on after it) or by an administrator.
+    #[serde(default)]
+    pub maintenance: bool,
 }
 
 /// Whether the host's agent answers.
@@ -220,6 +224,7 @@ impl Inventory {
             last_error: None,
             capacity: None,
             labels: BTreeMap::new(),
+            maintenance: false,
         };
         match self.hosts.insert_new(name, &rec) {
             Ok(()) => Ok(rec),
@@ -255,6 +260,7 @@ impl Inventory {
                         last_error: None,
                         capacity: None,
                         labels: BTreeMap::new(),
+                        maintenance: false,
                     },
                 }))
             })?;
@@ -271,6 +277,18 @@ impl Inventory {
             .update(host, |old| -> std::result::Result<_, StoreError> {
                 Ok(old.map(|mut r| {
                     r.labels = labels.clone();
+                    r
+                }))
+            })?
+            .ok_or_else(|| InventoryError::NoHost(host.into()))
+    }
+
+    /// Turns `host`'s maintenance flag on or off.
+    pub fn set_maintenance(&self, host: &str, on: bool) -> Result<HostRecord> {
+        self.hosts
+            .update(host, |old| -> std::result::Result<_, StoreError> {
+                Ok(old.map(|mut r| {
+                    r.maintenance = on;
                     r
                 }))
             })?

@@ -87,6 +87,8 @@ pub struct HostLoad {
     pub allocated: Resources,
     /// Up and accepting work.
     pub healthy: bool,
+    /// In maintenance: up, but nothing new may be placed or moved here.
+    pub maintenance: bool,
 }
 
 impl HostLoad {
@@ -101,6 +103,9 @@ impl HostLoad {
 pub enum PlacementError {
     #[error("no host is up to place {demand} on")]
     NoHealthyHost { demand: Resources },
+    /// Every host that is up is in maintenance.
+    #[error("every host that is up is in maintenance ({hosts}), so none takes {demand}; `vine host maintenance NAME off` opens one again")]
+    AllInMaintenance { demand: Resources, hosts: String },
     /// Names the largest free room seen, so the user knows how far off it is.
     #[error("no host has room for {demand} (most free on one host: {best_free}; overcommit ratios apply)")]
     NoRoom {
@@ -111,7 +116,8 @@ pub enum PlacementError {
     AntiAffinity { demand: Resources, used: usize },
 }
 
-/// Picks the host for `demand`: among healthy hosts not in `avoid` that fit
+/// Picks the host for `demand`: among healthy hosts out of maintenance and
+/// not in `avoid` that fit
 /// under `ratios`, the one with the most room left afterwards (the smaller
 /// of the two dimensions' free fractions), ties broken by name so the
 /// choice is repeatable.
@@ -121,9 +127,18 @@ pub fn place(
     avoid: &HashSet<String>,
     ratios: &Overcommit,
 ) -> Result<String, PlacementError> {
-    let healthy: Vec<&HostLoad> = hosts.iter().filter(|h| h.healthy).collect();
-    if healthy.is_empty() {
+    let up: Vec<&HostLoad> = hosts.iter().filter(|h| h.healthy).collect();
+    if up.is_empty() {
         return Err(PlacementError::NoHealthyHost { demand });
+    }
+    let healthy: Vec<&HostLoad> = up.iter().copied().filter(|h| !h.maintenance).collect();
+    if healthy.is_empty() {
+        let mut names: Vec<&str> = up.iter().map(|h| h.name.as_str()).collect();
+        names.sort_unstable();
+        return Err(PlacementError::AllInMaintenance {
+            demand,
+            hosts: names.join(", "),
+        });
     }
     let fitting: Vec<&HostLoad> = healthy
         .iter()
@@ -169,6 +184,7 @@ mod tests {
             capacity: Resources::new(cpus, mem),
             allocated: Resources::new(used_cpus, used_mem),
             healthy: true,
+            maintenance: false,
         }
     }
 
@@ -232,5 +248,27 @@ mod tests {
             ),
             Err(PlacementError::NoHealthyHost { .. })
         ));
+    }
+
+    #[test]
+    fn hosts_in_maintenance_take_nothing_new() {
+        let mut busy = host("a", 64, 65536, 0, 0);
+        busy.maintenance = true;
+        let hosts = [busy.clone(), host("b", 8, 8192, 6, 6000)];
+        let r = Overcommit::default();
+        // a is far roomier, but in maintenance.
+        assert_eq!(
+            place(Resources::new(1, 512), &hosts, &HashSet::new(), &r).unwrap(),
+            "b"
+        );
+        // b full: the refusal is about room on b, not about a.
+        assert!(matches!(
+            place(Resources::new(1, 4096), &hosts, &HashSet::new(), &r),
+            Err(PlacementError::NoRoom { best_free, .. }) if best_free == Resources::new(26, 2192)
+        ));
+        // Only a: say it is in maintenance and how to open it.
+        let err = place(Resources::new(1, 512), &[busy], &HashSet::new(), &r).unwrap_err();
+        assert!(matches!(err, PlacementError::AllInMaintenance { .. }));
+        assert!(err.to_string().contains("maintenance (a)"), "{err}");
     }
 }

@@ -160,6 +160,7 @@ impl Pools {
                     .unwrap_or_default(),
                 allocated: alloc.get(&h.name).copied().unwrap_or_default(),
                 healthy: h.health == HostHealth::Up && h.capacity.is_some(),
+                maintenance: h.maintenance,
                 name: h.name,
             })
             .collect())

@@ -1,7 +1,11 @@
-//! `/api/v1/hosts`: the hosts as the inventory has them, their VMs, and
-//! draining one (a job that moves every VM away).
+//! `/api/v1/hosts`: the hosts as the inventory has them, their VMs,
+//! maintenance and labels (PATCH), and draining one (a job that moves
+//! every VM away).
 
-use http::Method;
+use std::collections::BTreeMap;
+
+use http::{Method, StatusCode};
+use serde::Deserialize;
 use serde_json::json;
 use vine_coordinator::ops::params::DrainHost;
 use vine_coordinator::ops::Coordinator;
@@ -10,12 +14,36 @@ use super::{
     accepted, inventory_problem, no_route, not_allowed, ok, ops_problem, Reply, Req, Spec,
 };
 use crate::openapi::{list_of, one_of, problem_responses};
+use crate::problem::Problem;
+
+/// The body of `PATCH /api/v1/hosts/{name}`: what to change, at least one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostPatch {
+    maintenance: Option<bool>,
+    /// Replaces every label (`{}` clears them).
+    labels: Option<BTreeMap<String, String>>,
+}
 
 pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
     let inv = c.inventory();
     match (req.method, &req.segs[..]) {
         (&Method::GET, ["hosts"]) => ok(&inv.hosts().map_err(inventory_problem)?),
         (&Method::GET, ["hosts", name]) => ok(&inv.host(name).map_err(inventory_problem)?),
+        (&Method::PATCH, ["hosts", name]) => {
+            inv.host(name).map_err(inventory_problem)?;
+            let p: HostPatch = req.json()?;
+            if p.maintenance.is_none() && p.labels.is_none() {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad-body",
+                    "give `maintenance` (true or false) and/or `labels` (an object of strings)",
+                ));
+            }
+            ok(&c
+                .update_host(name, p.maintenance, p.labels)
+                .map_err(ops_problem)?)
+        }
         (&Method::GET, ["hosts", name, "vms"]) => {
             inv.host(name).map_err(inventory_problem)?;
             ok(&inv.vms_on(name).map_err(inventory_problem)?)
@@ -40,8 +68,20 @@ pub(crate) fn spec() -> Spec {
     let mut s = Spec::default();
     s.paths
         .insert("/api/v1/hosts".into(), list_of("Host", "every host"));
-    s.paths
-        .insert("/api/v1/hosts/{name}".into(), one_of("Host", "one host"));
+    let mut one = one_of("Host", "one host");
+    let p =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let mut responses = problem_responses();
+    responses["200"] = json!({"description": "the host as stored after the change",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Host"}}}});
+    responses["400"] = json!({"description": "the body is not a HostPatch, changes nothing, or a label is not allowed", "content": p});
+    responses["403"] = json!({"description": "readers may not change hosts", "content": p});
+    one["patch"] = json!({"summary": "put a host in or out of maintenance, and/or replace its labels",
+        "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "requestBody": {"required": true,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HostPatch"}}}},
+        "responses": responses});
+    s.paths.insert("/api/v1/hosts/{name}".into(), one);
     s.paths.insert(
         "/api/v1/hosts/{name}/vms".into(),
         json!({"get": {"summary": "the VMs of one host",
@@ -50,8 +90,6 @@ pub(crate) fn spec() -> Spec {
                 "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Vm"}}}}},
                 "404": {"description": "no such host"}}}}),
     );
-    let p =
-        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
     let mut responses = problem_responses();
     responses["202"] = json!({"description": "a job moves every VM away, one at a time, each placed on another host; GET /api/v1/jobs/{id} follows it",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobAccepted"}}}});
@@ -74,7 +112,17 @@ pub(crate) fn spec() -> Spec {
                 "health": {"enum": ["Unknown", "Up", "Unreachable"]},
                 "last_seen": {"type": ["integer", "null"]}, "last_error": {"type": ["string", "null"]},
                 "capacity": {"type": ["object", "null"],
-                    "properties": {"vcpus": {"type": "integer"}, "memory_mib": {"type": "integer"}}}}}),
+                    "properties": {"vcpus": {"type": "integer"}, "memory_mib": {"type": "integer"}}},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "maintenance": {"type": "boolean",
+                    "description": "placement and migrations put nothing new here; a drain turns it on and leaves it on"}}}),
+    );
+    s.schemas.insert(
+        "HostPatch".into(),
+        json!({"type": "object", "additionalProperties": false, "minProperties": 1,
+            "properties": {"maintenance": {"type": "boolean"},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"},
+                    "description": "replaces every label; {} clears them. Keys: 1-63 letters, digits, -, _, . or /"}}}),
     );
     s
 }

@@ -13,6 +13,11 @@
 //! Progress is the share of VMs moved. Submitting checks first that every
 //! VM has somewhere to go (see [`plan_drain`]), so a drain that cannot
 //! finish is refused before it starts.
+//!
+//! A drain puts its host in maintenance first — at submit, and again in
+//! `start` (desired state stored before acting) — so nothing new lands on
+//! it meanwhile, and leaves it there: the host is empty for a reason, and
+//! `vine host maintenance NAME off` (PATCH /api/v1/hosts/NAME) opens it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,7 +34,8 @@ use super::vm::migrate::{
     candidates, choose_dest, follow_move, scaled, start_move, Followed, Started,
 };
 use super::vm::steps::{
-    agent, agent_error, data, need_str, next, next_with, now_ms, params, resync, Step, Tracked,
+    agent, agent_error, data, inventory_error, need_str, next, next_with, now_ms, params, resync,
+    Step, Tracked,
 };
 use super::vm::{busy_with, check_name};
 use super::{Coordinator, OpsError, Result, Services};
@@ -69,6 +75,31 @@ pub fn plan_drain(
 }
 
 impl Coordinator {
+    /// Turns `host`'s maintenance flag on or off and/or replaces its
+    /// labels (what `PATCH /api/v1/hosts/{name}` does); the host as stored
+    /// after.
+    pub fn update_host(
+        &self,
+        host: &str,
+        maintenance: Option<bool>,
+        labels: Option<std::collections::BTreeMap<String, String>>,
+    ) -> Result<crate::inventory::HostRecord> {
+        let inv = &self.services.inventory;
+        let mut rec = inv.host(host)?;
+        if let Some(l) = &labels {
+            for (k, v) in l {
+                check_label(k, v)?;
+            }
+        }
+        if let Some(on) = maintenance {
+            rec = inv.set_maintenance(host, on)?;
+        }
+        if let Some(l) = labels {
+            rec = inv.set_labels(host, l)?;
+        }
+        Ok(rec)
+    }
+
     /// Checks and submits `host.drain`: the host must exist, have no drain
     /// running, and every VM on it must fit somewhere else.
     pub fn drain_host(
@@ -114,8 +145,31 @@ impl Coordinator {
         }
         plan_drain(&vms, &s.pools.host_loads()?, &p.host, &s.pools.ratios())
             .map_err(OpsError::NoRoom)?;
+        s.inventory.set_maintenance(&p.host, true)?;
         self.submit(HOST_DRAIN, &p, owner, key)
     }
+}
+
+/// Label keys as Kubernetes-style names (`rack`, `example.com/gpu`),
+/// values short and printable: they show in tables and match in policies.
+fn check_label(k: &str, v: &str) -> Result<()> {
+    let key_ok = !k.is_empty()
+        && k.len() <= 63
+        && k.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'));
+    if !key_ok {
+        return Err(OpsError::Invalid(format!(
+            "label key `{k}` is not allowed: use 1-63 letters, digits, `-`, `_`, `.` or `/`, \
+             starting with a letter or digit"
+        )));
+    }
+    if v.len() > 63 || v.chars().any(char::is_control) {
+        return Err(OpsError::Invalid(format!(
+            "label {k}: the value is not allowed: at most 63 characters, no control characters"
+        )));
+    }
+    Ok(())
 }
 
 struct Drain;
@@ -169,6 +223,9 @@ async fn vms_of(s: &Services, host: &str) -> std::result::Result<Vec<VmView>, St
 }
 
 async fn count(s: &Services, host: &str) -> Out {
+    s.inventory
+        .set_maintenance(host, true)
+        .map_err(|e| inventory_error(&format!("putting host {host} in maintenance"), e))?;
     let n = vms_of(s, host).await?.len();
     Ok(next_with(
         "pick",
@@ -296,6 +353,7 @@ mod tests {
             capacity: Resources::new(cpus, mem),
             allocated: Resources::new(0, used_mem),
             healthy: true,
+            maintenance: false,
         }
     }
 

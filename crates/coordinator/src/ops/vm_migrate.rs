@@ -390,6 +390,7 @@ mod tests {
             capacity: Resources::new(8, 8192),
             allocated: Resources::default(),
             healthy: true,
+            maintenance: false,
         };
         let loads = [l("a"), l("b"), l("c")];
         let avoid: HashSet<String> = ["c".to_string()].into();

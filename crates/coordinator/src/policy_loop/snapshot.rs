@@ -159,6 +159,7 @@ mod tests {
                 memory_mib: 16_384,
             }),
             labels: Default::default(),
+            maintenance: false,
         }
     }
 

@@ -314,6 +314,14 @@ impl Ctx {
             .map_err(|e| self.error(e))
     }
 
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value> {
+        self.client
+            .patch(path, body)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
     /// `DELETE path`.
     pub async fn delete(&self, path: &str) -> Result<Value> {
         self.client.delete(path).await.map_err(|e| self.error(e))

@@ -5,7 +5,9 @@
 //! applied, compared with its first version, rolled back, explained — and
 //! a virtual server created with two nodes, scaled to three and deleted,
 //! each change followed to its job's end. A reader then finds no control
-//! that changes anything. Screenshots go to `target/console-screenshots/`.
+//! that changes anything, and a second `vine up --haproxy off` shows the
+//! page saying its virtual server has no front end. Screenshots go to
+//! `target/console-screenshots/` (`VINE_DARK=1`: dark ones, `-dark`).
 //!
 //! Needs `chromium` and `chromium-driver` (deploy/setup.sh installs them);
 //! without them the test says so and skips.
@@ -610,6 +612,39 @@ async fn policies_and_virtual_servers_through_the_console() {
         json!([])
     );
 
+    no_problems(&c).await;
+    drop(up);
+
+    // Without a load balancer (`--haproxy off`) the page says there is no
+    // front end, and why, rather than showing a dead address.
+    let bare_dir = tempfile::tempdir().unwrap();
+    let bare = vine_up(bare_dir.path(), 2, 0, &["--haproxy", "off"]);
+    let (status, body) = bare.rest(
+        "POST",
+        "/vs",
+        Some(json!({"name": "bare", "nodes": 1, "template": {"vcpus": 1, "memory_mib": 128}})),
+    );
+    assert_eq!(status, 202, "{body}");
+    login(&c, &bare.console, "admin", &bare.password).await;
+    wait_js(
+        &c,
+        "logged in",
+        "document.getElementById('who').textContent === 'admin (admin)'",
+        15,
+    )
+    .await;
+    c.goto(&format!("{}#/vs/bare", bare.console)).await.unwrap();
+    wait_js(
+        &c,
+        "the no-front-end note",
+        "document.getElementById('vs-balancer')?.dataset.balancer === 'none'",
+        15,
+    )
+    .await;
+    let said = text(&c, "#vs-balancer").await;
+    assert!(said.starts_with("No front end."), "{said}");
+    assert!(said.contains("--haproxy off"), "{said}");
+    assert!(text(&c, "#vs-front").await.contains("no front end"));
     no_problems(&c).await;
     eprintln!(
         "console management: policies (new, 2 bad texts, fix, apply, diff, rollback, explain) {policies_done:?}; \

@@ -167,16 +167,28 @@ impl MetricsHistory {
         vms: &[VmRecord],
         reports: &HashMap<String, Utilization>,
     ) {
+        let by_name: HashMap<&str, &VmRecord> = if reports.values().any(|r| !r.vms.is_empty()) {
+            vms.iter().map(|v| (v.name.as_str(), v)).collect()
+        } else {
+            HashMap::new()
+        };
         let mut host_samples: Vec<(&str, Sample)> = Vec::with_capacity(reports.len());
         // Data centre: Σ busy CPUs / Σ CPUs, Σ used memory / Σ memory.
         let (mut busy, mut cpus, mut used_kib, mut mem_kib) = (0.0, 0.0, 0.0, 0.0);
         for h in hosts {
-            let (Some(u), Some(cap)) = (reports.get(&h.name).and_then(|r| r.host), h.capacity)
-            else {
+            let Some(report) = reports.get(&h.name) else {
                 continue;
             };
+            let (Some(mut u), Some(cap)) = (report.host, h.capacity) else {
+                continue;
+            };
+            // Hypervisors that give no host CPU time (libvirt's test
+            // driver): what its VMs keep busy, of the host's CPUs.
+            if u.cpu.is_none() && cap.vcpus > 0 {
+                u.cpu = vm_cpus_busy(report, &by_name).map(|busy| busy / cap.vcpus as f64);
+            }
             let cap_kib = cap.memory_mib as f64 * 1024.0;
-            let cpu = u.cpu.map_or(f32::NAN, |c| (c * 100.0) as f32);
+            let cpu = u.cpu.map_or(f32::NAN, |c| (c.min(1.0) * 100.0) as f32);
             let mem = u
                 .memory_used_kib
                 .map_or(f32::NAN, |m| pct(m as f64, cap_kib));
@@ -198,17 +210,14 @@ impl MetricsHistory {
             .rounds
             .is_multiple_of(u64::from(self.config.vm_stride.max(1)));
         if vm_round && reports.values().any(|r| !r.vms.is_empty()) {
-            let vm_mib: HashMap<&str, u64> = vms
-                .iter()
-                .filter_map(|v| Some((v.name.as_str(), v.memory_mib?)))
-                .collect();
             let vm_samples = reports
                 .values()
                 .flat_map(|r| r.vms.iter())
                 .map(|(name, u)| {
                     let cpu = u.cpu.map_or(f32::NAN, |c| (c * 100.0) as f32);
-                    let mem = match (u.memory_used_kib, vm_mib.get(name.as_str())) {
-                        (Some(used), Some(mib)) => pct(used as f64, *mib as f64 * 1024.0),
+                    let mib = by_name.get(name.as_str()).and_then(|v| v.memory_mib);
+                    let mem = match (u.memory_used_kib, mib) {
+                        (Some(used), Some(mib)) => pct(used as f64, mib as f64 * 1024.0),
                         _ => f32::NAN,
                     };
                     (name.as_str(), [cpu, mem])
@@ -277,6 +286,18 @@ impl MetricsHistory {
             + Rings::bytes_for(c.vm_points, vms.min(c.max_vms), name_len)
             + Rings::bytes_for(c.host_points, 1, 0)
     }
+}
+
+/// CPUs the VMs of a report keep busy (Σ fraction × vCPUs), when any
+/// VM with known vCPUs has a CPU value.
+fn vm_cpus_busy(report: &Utilization, vms: &HashMap<&str, &VmRecord>) -> Option<f64> {
+    let mut busy = None;
+    for (name, u) in &report.vms {
+        if let (Some(c), Some(n)) = (u.cpu, vms.get(name.as_str()).and_then(|v| v.vcpus)) {
+            *busy.get_or_insert(0.0) += c * f64::from(n);
+        }
+    }
+    busy
 }
 
 /// The task that fills a [`MetricsHistory`].
@@ -429,6 +450,26 @@ mod tests {
         assert_eq!(s.hosts.len(), 2);
         assert_eq!(s.hosts[1].cpu_pct, Some(100.0));
         assert!(h.host("nobody", 0).t.is_empty());
+    }
+
+    #[test]
+    fn a_host_without_cpu_time_is_as_busy_as_its_vms() {
+        let h = MetricsHistory::new(MetricsConfig::default());
+        let hosts = [host("a", 8, 1024)];
+        let vms = [vm("v1", "a", 256), vm("v2", "a", 256)];
+        let mut u = Utilization {
+            host: Some(Usage {
+                cpu: None,
+                ..usage(0.0, 1024)
+            }),
+            ..Default::default()
+        };
+        u.vms.insert("v1".into(), usage(1.0, 1024));
+        u.vms.insert("v2".into(), usage(0.5, 1024));
+        let reports = HashMap::from([("a".to_string(), u)]);
+        h.record(1, &hosts, &vms, &reports);
+        // 1.5 busy vCPUs of 8.
+        assert_eq!(h.host("a", 0).cpu_pct, vec![Some(18.75)]);
     }
 
     #[test]

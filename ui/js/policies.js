@@ -133,7 +133,7 @@ function editorPage(main, { signal, canWrite }, name) {
 
   function changed() {
     if (revertBtn) revertBtn.disabled = !active || !dirty();
-    if (applyBtn) applyBtn.disabled = problems.length > 0 || (active && !dirty());
+    if (applyBtn) applyBtn.disabled = problems.length > 0 || (!!active && !dirty());
     if (diffFrom !== null) drawDiff();
   }
 

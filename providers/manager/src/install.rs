@@ -1,7 +1,7 @@
 //! Registers the manager's providers and profiles with a server.
 //!
 //! 1. Build the repository with the DMTF schema in `root/vine` and compile
-//!    [`schema::MOF_FILE`](crate::schema::MOF_FILE) into it.
+//!    the manager's classes into it ([`schema::compile`](crate::schema::compile)).
 //! 2. Build a [`ManagerContext`] from the coordinator and the data centre's
 //!    name (the manager's host name).
 //! 3. Call [`install`] before `Cimom::new`: it registers every `VINE_`
@@ -17,6 +17,7 @@ use crate::assoc::{AssocProvider, ASSOC_CLASSES};
 use crate::context::ManagerContext;
 use crate::jobs::JobProvider;
 use crate::paths;
+use crate::policies::{PolicyProvider, POLICY_CLASSES};
 use crate::pools::PoolProvider;
 use crate::service::ServiceProvider;
 use crate::systems::SystemsProvider;
@@ -58,6 +59,11 @@ pub fn install(registry: &mut Registry, profiles: &mut ProfileTable, ctx: Manage
     let service = Arc::new(ServiceProvider::new(ctx.clone()));
     registry.register_instances(ns, paths::SERVICE, service.clone());
     registry.register_methods(ns, paths::SERVICE, service);
+
+    let policies = Arc::new(PolicyProvider::new(ctx.clone()));
+    for class in POLICY_CLASSES {
+        registry.register_instances(ns, class, policies.clone());
+    }
 
     let assoc = Arc::new(AssocProvider::new(ctx));
     for class in ASSOC_CLASSES {

@@ -3,8 +3,9 @@
 //! (`VINE_Host`), virtual servers (`VINE_VirtualServer`) and pools
 //! (`VINE_ResourcePool`), every manager job (`VINE_ConcreteJob`, DSP1103)
 //! and the service whose methods create, scale and delete virtual servers
-//! (`VINE_VirtualServerService`). The classes are in
-//! `schemas/vine/VINE_Manager.mof`.
+//! (`VINE_VirtualServerService`), and the workload policies as CIM policy
+//! rules (`VINE_PolicyRule`). The classes are in
+//! `schemas/vine/VINE_Manager.mof` and `schemas/vine/VINE_Policy.mof`.
 //!
 //! Every provider reads and acts through the
 //! [`Coordinator`](vine_coordinator::ops::Coordinator); none talks to an
@@ -29,6 +30,8 @@ pub mod schema;
 pub mod assoc;
 /// `VINE_ConcreteJob`: manager jobs as CIM jobs.
 pub mod jobs;
+/// `VINE_PolicyRule` and its versions and scope: the stored policies.
+pub mod policies;
 /// `VINE_ResourcePool`: data-centre, host and service pools.
 pub mod pools;
 /// `VINE_VirtualServerService` and its methods.

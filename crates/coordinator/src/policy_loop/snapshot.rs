@@ -8,7 +8,7 @@
 //! `reported_at: None`: the engine's receiver then holds that host (moves
 //! nothing off or onto it) rather than guess.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use vine_workload::model::{HostState, Snapshot, VmState as PlanVm};
@@ -39,6 +39,22 @@ pub struct Observed<'a> {
     pub services: &'a HashMap<String, String>,
 }
 
+/// A host's labels as policies write them: `key=value`, or `key` alone
+/// when the value is empty (`ssd`). `pool=<name>` is what a pool-scoped
+/// policy matches.
+pub fn label_strings(labels: &BTreeMap<String, String>) -> Vec<String> {
+    labels
+        .iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect()
+}
+
 /// Whether a VM holds host resources: running or paused ones do.
 fn holds_resources(s: VmState) -> bool {
     matches!(s, VmState::Running | VmState::Paused)
@@ -67,7 +83,7 @@ pub fn build(o: &Observed<'_>) -> Snapshot {
                 net_mbps: 0.0,
                 idle_watts: 0.0,
                 max_watts: 0.0,
-                labels: Vec::new(),
+                labels: label_strings(&h.labels),
                 powered_on: true,
                 reported_at: o
                     .usage
@@ -294,6 +310,97 @@ mod tests {
         assert_eq!(s.vms.len(), 1);
         assert_eq!((s.vms[0].host, s.vms[0].cpu_used), (1, 400.0));
         assert_eq!(disagreeing(&vms, &u), ["a"]);
+    }
+
+    /// Hosts a and b (rack=a), c (ssd, no rack) bigger; a hot, b and c
+    /// idle.
+    fn racks() -> (Vec<HostRecord>, Vec<VmRecord>, HashMap<String, Utilization>) {
+        let mut hosts = vec![host("a", 2), host("b", 2), host("c", 8)];
+        hosts[0].labels = BTreeMap::from([("rack".into(), "a".into())]);
+        hosts[1].labels = BTreeMap::from([("rack".into(), "a".into())]);
+        hosts[2].labels = BTreeMap::from([("ssd".into(), String::new())]);
+        let vms = vec![
+            vm("x", "a", 1, VmState::Running),
+            vm("y", "a", 1, VmState::Running),
+            vm("z", "b", 1, VmState::Running),
+            vm("w", "c", 1, VmState::Running),
+        ];
+        let mut u = HashMap::new();
+        u.insert(
+            "a".to_string(),
+            usage(100, &[("x", Some(0.9)), ("y", Some(0.9))]),
+        );
+        u.insert("b".to_string(), usage(100, &[("z", Some(0.0))]));
+        u.insert("c".to_string(), usage(100, &[("w", Some(0.0))]));
+        (hosts, vms, u)
+    }
+
+    fn plan(
+        hosts: &[HostRecord],
+        vms: &[VmRecord],
+        u: &HashMap<String, Utilization>,
+        extra: &str,
+    ) -> vine_workload::Plan {
+        let s = build(&Observed {
+            now: at(100),
+            hosts,
+            vms,
+            usage: u,
+            busy: &HashSet::new(),
+            services: &HashMap::new(),
+        });
+        let text = format!(
+            "name = \"t\"\n{extra}\n[thresholds.cpu]\nupper = 0.8\nlower = 0.0\n\
+             [power]\nconsolidate = false\npower_off_idle = false\n"
+        );
+        let p = vine_workload::policy::parse_str(&text, "t.toml").unwrap();
+        vine_workload::Engine::new(p).plan(&s)
+    }
+
+    fn moves(p: &vine_workload::Plan) -> Vec<String> {
+        p.commands.iter().map(|c| c.kind.describe()).collect()
+    }
+
+    #[test]
+    fn host_labels_reach_the_engine_for_scopes_and_placement() {
+        let (hosts, vms, u) = racks();
+        let s = build(&Observed {
+            now: at(100),
+            hosts: &hosts,
+            vms: &vms,
+            usage: &u,
+            busy: &HashSet::new(),
+            services: &HashMap::new(),
+        });
+        assert_eq!(s.hosts[0].labels, ["rack=a"]);
+        assert_eq!(s.hosts[2].labels, ["ssd"], "a bare label");
+
+        // Scoped to rack a: a is hot and its VM goes to b, never to c
+        // (roomier, but out of scope).
+        let rack = "[scope]\nkind = \"hosts\"\nlabels = [\"rack=a\"]";
+        let p = plan(&hosts, &vms, &u, rack);
+        assert_eq!(p.hot, ["a"]);
+        let m = moves(&p);
+        assert_eq!(m.len(), 1, "{p:#?}");
+        assert!(m[0].ends_with(" a -> b"), "{m:?}");
+
+        // The whole data centre, destinations must have ssd: c.
+        let ssd = "[placement]\nhost_labels = [\"ssd\"]";
+        let m = moves(&plan(&hosts, &vms, &u, ssd));
+        assert_eq!(m.len(), 1);
+        assert!(m[0].ends_with(" a -> c"), "{m:?}");
+
+        // Without labels the rack policy governs no host: nothing is hot.
+        let bare: Vec<HostRecord> = hosts
+            .iter()
+            .cloned()
+            .map(|mut h| {
+                h.labels.clear();
+                h
+            })
+            .collect();
+        let p = plan(&bare, &vms, &u, rack);
+        assert!(p.hot.is_empty() && p.commands.is_empty(), "{p:#?}");
     }
 
     #[test]

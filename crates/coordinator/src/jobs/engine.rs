@@ -59,6 +59,10 @@ pub(crate) struct Inner {
     watchers: Mutex<HashMap<JobId, watch::Sender<JobRecord>>>,
     /// Every job not yet final, as last stored, indexed by what it touches.
     active: Mutex<ActiveJobs>,
+    /// What the recovery at start could not resume, for the event log.
+    recovery: Mutex<Vec<Recovered>>,
+    /// Jobs the recovery ended, whose handlers `run` tells first.
+    to_release: Mutex<Vec<JobRecord>>,
     /// Set when `run` is asked to stop: workers pause between steps.
     pub(crate) stopping: AtomicBool,
 }
@@ -95,6 +99,8 @@ impl JobEngine {
                 running: Mutex::new(HashMap::new()),
                 watchers: Mutex::new(HashMap::new()),
                 active: Mutex::new(ActiveJobs::default()),
+                recovery: Mutex::new(Vec::new()),
+                to_release: Mutex::new(Vec::new()),
                 stopping: AtomicBool::new(false),
             }),
         };
@@ -219,6 +225,39 @@ impl JobEngine {
         })
     }
 
+    /// Runs the handler's [`JobHandler::abandoned`] for `job` on the
+    /// current runtime (cancel is called from request handlers, inside
+    /// one); without a runtime it is left to the next start.
+    fn release(&self, job: JobRecord) {
+        let Some(h) = self.inner.handlers.get(&job.kind).cloned() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move { h.abandoned(&job).await });
+            }
+            Err(_) => {
+                tracing::warn!(job = %job.id, "no runtime to release a cancelled job's hold on")
+            }
+        }
+    }
+
+    /// The jobs the recovery at start could not resume, and why: for the
+    /// event log (the coordinator records one event each).
+    pub fn recovery_report(&self) -> Vec<Recovered> {
+        lock(&self.inner.recovery).clone()
+    }
+
+    /// Tells the handlers of jobs the recovery ended, so they release
+    /// what those held (called by `run` when it starts; each in its own
+    /// task, so a slow agent does not hold the queue up).
+    pub(crate) fn release_recovered(&self) {
+        let jobs = std::mem::take(&mut *lock(&self.inner.to_release));
+        for job in jobs {
+            self.release(job);
+        }
+    }
+
     /// Keeps the active-job index in step with a job as just stored;
     /// `new` for a job submitted or recovered (the only ways in).
     fn track(&self, job: JobRecord, new: bool) {
@@ -238,11 +277,15 @@ impl JobEngine {
         if current.state.is_terminal() {
             return Ok(current);
         }
+        let mut was = current.state;
         let job = self.persist(id, |job| {
             if job.state.is_terminal() {
                 return Ok(());
             }
             job.cancel_requested = true;
+            // Read here, not from `current`: the closure runs again on a
+            // CAS retry and then sees the state that won.
+            was = job.state;
             match job.state {
                 JobState::Queued | JobState::Retrying => {
                     job.transition(JobState::Cancelled, now_ms(), "cancelled before it ran")
@@ -253,6 +296,12 @@ impl JobEngine {
         })?;
         if job.state == JobState::Cancelled {
             lock(&self.inner.pending).remove(id);
+            // Not running, so no step's cleanup will run: let the handler
+            // release what the job holds now, not at the next restart.
+            // (A job that was running is released by its own worker.)
+            if was != JobState::Running {
+                self.release(job.clone());
+            }
         }
         if let Some(flag) = lock(&self.inner.running).get(id) {
             flag.store(true, Ordering::SeqCst);
@@ -322,9 +371,35 @@ impl JobEngine {
                     // Tracked first: the recovery's own store write then
                     // finds it (and drops it if it fails the job).
                     self.track(job.clone(), true);
-                    let job = self.recover_interrupted(&job.id, now)?;
-                    if job.state == JobState::Queued {
-                        pending.insert(job.id.clone(), 0);
+                    match self.recover_interrupted(&job.id, now) {
+                        Ok(j) if j.state == JobState::Queued => {
+                            pending.insert(j.id.clone(), 0);
+                        }
+                        Ok(j) => {
+                            lock(&self.inner.recovery).push(Recovered {
+                                job: j.id.clone(),
+                                kind: j.kind.clone(),
+                                state: j.state,
+                                why: j.history.last().map(|h| h.note.clone()).unwrap_or_default(),
+                            });
+                            lock(&self.inner.to_release).push(j);
+                        }
+                        // One job's record that cannot be written must not
+                        // keep the manager from starting: it stays as
+                        // stored (Running) for the next start, and says so.
+                        Err(e) => {
+                            tracing::error!(job = %job.id, error = %e, "cannot recover job");
+                            lock(&self.inner.recovery).push(Recovered {
+                                job: job.id.clone(),
+                                kind: job.kind.clone(),
+                                state: job.state,
+                                why: format!(
+                                    "manager restarted during step {}, and recording that \
+                                     failed: {e}; the job is left as it was until the next start",
+                                    job.step
+                                ),
+                            });
+                        }
                     }
                 }
             }
@@ -377,6 +452,17 @@ impl JobEngine {
         }
         Ok(job)
     }
+}
+
+/// A job the recovery at start did not resume: failed or cancelled with
+/// the reason, or left alone because its record could not be written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recovered {
+    pub job: JobId,
+    pub kind: String,
+    /// As stored after the recovery.
+    pub state: JobState,
+    pub why: String,
 }
 
 /// The jobs not yet final and, for each object, the ids of those touching

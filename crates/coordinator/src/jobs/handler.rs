@@ -44,6 +44,13 @@ pub trait JobHandler: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Called once when the engine ends a job without running a step of
+    /// it — cancelled while queued or waiting for a retry, or ended by the
+    /// recovery at start — with the job as stored after: release what it
+    /// holds (room kept for it, a pool membership), as a failing step's
+    /// cleanup would.
+    async fn abandoned(&self, _job: &JobRecord) {}
+
     /// Run the step `job.step` (starting at [`FIRST_STEP`](super::FIRST_STEP)).
     async fn step(&self, ctx: &JobContext, job: &JobRecord) -> StepOutcome;
 }

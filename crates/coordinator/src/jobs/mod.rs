@@ -28,7 +28,7 @@ mod record;
 mod worker;
 
 pub use backoff::Backoff;
-pub use engine::{EngineConfig, JobEngine};
+pub use engine::{EngineConfig, JobEngine, Recovered};
 pub use error::{JobError, Result};
 pub use handler::{JobContext, JobHandler, StepOutcome};
 pub use record::{

@@ -23,6 +23,7 @@ impl JobEngine {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         let inner = &self.inner;
         inner.stopping.store(false, Ordering::SeqCst);
+        self.release_recovered();
         let slots = Arc::new(Semaphore::new(inner.config.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
@@ -145,6 +146,10 @@ impl JobEngine {
             if job.cancel_requested || flag.load(Ordering::SeqCst) {
                 let why = format!("cancelled before step {}", job.step);
                 self.finish(id, JobState::Cancelled, why, None)?;
+                // The handler may have seen the cancel after its last step
+                // and released already; releasing is idempotent, and this
+                // covers a cancel that landed after it looked.
+                handler.abandoned(&job).await;
                 return Ok(());
             }
             if self.inner.stopping.load(Ordering::SeqCst) {

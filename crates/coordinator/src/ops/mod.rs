@@ -18,10 +18,10 @@ use thiserror::Error;
 use vine_store::{names, Collection, Store, StoreError};
 
 use crate::cluster::LoadBalancer;
-use crate::events::EventLog;
+use crate::events::{EventLog, Severity};
 use crate::inventory::{Inventory, InventoryError};
 use crate::jobs::{
-    EngineConfig, JobEngine, JobError, JobFilter, JobHandler, JobId, JobRecord, NewJob,
+    EngineConfig, JobEngine, JobError, JobFilter, JobHandler, JobId, JobRecord, JobState, NewJob,
 };
 use crate::placement::Overcommit;
 use crate::policies::{Policies, PolicyError};
@@ -166,6 +166,24 @@ impl Coordinator {
         handlers.extend(host::handlers(&services));
         handlers.extend(vs::handlers(&services));
         let jobs = JobEngine::new(store, handlers, config.engine)?;
+        for r in jobs.recovery_report() {
+            let sev = match r.state {
+                JobState::Cancelled => Severity::Warning,
+                _ => Severity::Error,
+            };
+            let kind = match r.state {
+                JobState::Cancelled => "job.cancelled",
+                JobState::Failed => "job.failed",
+                _ => "job.recovery_failed",
+            };
+            let msg = format!(
+                "{} {} was not resumed at manager start: {}",
+                r.kind, r.job, r.why
+            );
+            if let Err(e) = services.events.record(sev, kind, r.job.as_str(), msg) {
+                tracing::warn!(job = %r.job, error = %e, "cannot record a recovery event");
+            }
+        }
         Ok(Arc::new(Coordinator { services, jobs }))
     }
 

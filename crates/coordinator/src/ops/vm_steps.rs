@@ -82,6 +82,12 @@ impl<S: Step> JobHandler for Tracked<S> {
         self.step.touches(job)
     }
 
+    /// Cancelled while waiting (or ended at recovery): the same release
+    /// as a failing step's.
+    async fn abandoned(&self, job: &JobRecord) {
+        self.step.failed(&self.services, job).await;
+    }
+
     async fn step(&self, ctx: &JobContext, job: &JobRecord) -> StepOutcome {
         let s = &self.services;
         let out = self.step.run(s, ctx, job).await;
@@ -99,8 +105,8 @@ impl<S: Step> JobHandler for Tracked<S> {
         match &out {
             // The engine cancels a job between steps without calling it
             // again: release what it holds now. (A cancel landing between
-            // this check and the engine's is not seen here; it then holds
-            // until the manager restarts.)
+            // this check and the engine's is released by the engine, via
+            // `abandoned`.)
             StepOutcome::Continue { .. } | StepOutcome::ContinueWith { .. } => {
                 if ctx.cancel_requested() {
                     self.step.failed(s, job).await;

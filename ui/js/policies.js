@@ -103,7 +103,8 @@ function editorPage(main, { signal, canWrite }, name) {
   });
   const applyBtn = canWrite ? h("button", { type: "button", id: "policy-apply", "data-action": "apply", onclick: apply }, "Apply") : null;
   const revertBtn = canWrite ? h("button", { type: "button", class: "quiet", id: "policy-revert", onclick: revert, disabled: true }, "Undo edits") : null;
-  const explainBtn = h("button", { type: "button", class: "quiet", id: "policy-explain-btn", onclick: explain }, "Explain");
+  // The API takes explain as a change (POST), which readers may not send.
+  const explainBtn = canWrite ? h("button", { type: "button", class: "quiet", id: "policy-explain-btn", onclick: explain }, "Explain") : null;
 
   fill(main,
     h("p", {}, h("a", { href: "#/policies" }, "← Policies")),
@@ -112,7 +113,7 @@ function editorPage(main, { signal, canWrite }, name) {
       h("section", { class: "panel", "aria-labelledby": "pe-h" },
         h("h2", { id: "pe-h" }, canWrite ? "Edit" : "Text"),
         editor.el,
-        canWrite ? status : h("p", { class: "muted small" }, "Readers see the text; admins edit and apply it."),
+        canWrite ? status : h("p", { class: "muted small" }, "Readers see the text; admins edit, explain and apply it."),
         h("div", { class: "actions" }, applyBtn, explainBtn, revertBtn),
         explainBox),
       h("div", {},
@@ -130,6 +131,10 @@ function editorPage(main, { signal, canWrite }, name) {
   signal.addEventListener("abort", () => clearTimeout(checkTimer), { once: true });
 
   const dirty = () => (active ? editor.value() !== active.text : true);
+  // Closing or reloading the tab with unapplied edits asks first.
+  const guard = (e) => { if (canWrite && (name ? dirty() : editor.value() !== SAMPLE)) e.preventDefault(); };
+  window.addEventListener("beforeunload", guard);
+  signal.addEventListener("abort", () => window.removeEventListener("beforeunload", guard), { once: true });
 
   function changed() {
     if (revertBtn) revertBtn.disabled = !active || !dirty();

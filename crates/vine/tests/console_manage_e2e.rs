@@ -566,7 +566,10 @@ async fn policies_and_virtual_servers_through_the_console() {
         10,
     )
     .await;
-    assert_eq!(count(&c, "#policy-apply, [data-rollback]").await, 0);
+    assert_eq!(
+        count(&c, "#policy-apply, [data-rollback], #policy-explain-btn").await,
+        0
+    );
     let ro = c
         .execute(
             "return document.getElementById('policy-text').readOnly",

@@ -234,6 +234,7 @@ mod tests {
                 memory_mib: 16384,
             }),
             labels: Default::default(),
+            maintenance: false,
         }
     }
 

@@ -29,10 +29,12 @@ export function utilChart(box, { id, height = 180, small = false, keep = 720, la
         width: width(), height,
         title: small ? label : undefined,
         legend: { show: !small },
-        scales: { x: { time: true }, y: { range: [0, 100] } },
+        // At least the last 20 s, so that the first two points do not
+        // stretch over the whole axis.
+        scales: { x: { time: true, range: (u, min, max) => [Math.min(min, max - 20), max] }, y: { range: [0, 100] } },
         axes: [
-          { ...axis, ...(small ? { size: 24, ticks: { show: false } } : {}) },
-          { ...axis, size: small ? 36 : 50, values: (u, vals) => vals.map((v) => `${v}%`) },
+          { ...axis, ...(small ? { size: 28, values: (u, vals) => vals.map(hhmm) } : {}) },
+          { ...axis, size: 50, values: (u, vals) => vals.map((v) => `${v}%`) },
         ],
         series: [{ label: "time" },
           { label: "CPU %", stroke: CPU, width: 2, spanGaps: false },
@@ -67,6 +69,11 @@ export function utilChart(box, { id, height = 180, small = false, keep = 720, la
     resize() { if (plot) plot.setSize({ width: width(), height }); },
     destroy() { if (plot) { plot.destroy(); if (window.vineCharts[id] === plot) delete window.vineCharts[id]; } },
   };
+}
+
+/** `12:34` for Unix seconds. */
+function hhmm(secs) {
+  return new Date(secs * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
 /** `"42%"` or `"–"`. */

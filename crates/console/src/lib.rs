@@ -22,4 +22,4 @@ mod session_routes;
 pub use api::Api;
 pub use client::{ApiClient, ApiError};
 pub use problem::Problem;
-pub use server::{serve, ApiConfig, RunningApi, ServeError};
+pub use server::{serve, serve_with, ApiConfig, ApiExtras, RunningApi, ServeError};

@@ -20,9 +20,11 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
+use vine_coordinator::metrics::MetricsHistory;
 use vine_wbem::auth::{basic, Role, UserStore};
 use vine_wbem::transport::{tls, TlsSource};
 
+use crate::api::stream::{EventBody, Streams};
 use crate::api::Api;
 use crate::auth::{is_read, session_token};
 use crate::problem::Problem;
@@ -48,6 +50,15 @@ pub enum ServeError {
     },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("following the store's changes for the event streams: {0}")]
+    Feeds(String),
+}
+
+/// What the API serves beyond the coordinator, each optional.
+#[derive(Default)]
+pub struct ApiExtras {
+    /// The resource-monitor history behind the `metrics` routes.
+    pub metrics: Option<Arc<MetricsHistory>>,
 }
 
 /// A started API server.
@@ -82,6 +93,22 @@ pub async fn serve(
     api: Arc<Api>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningApi, ServeError> {
+    serve_with(config, users, api, ApiExtras::default(), shutdown).await
+}
+
+/// [`serve`] with what `extras` adds.
+pub async fn serve_with(
+    config: ApiConfig,
+    users: Arc<UserStore>,
+    api: Arc<Api>,
+    extras: ApiExtras,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunningApi, ServeError> {
+    let ApiExtras { metrics } = extras;
+    let streams = Arc::new(
+        Streams::start(&api.coordinator.services.store)
+            .map_err(|e| ServeError::Feeds(e.to_string()))?,
+    );
     let acceptor = match &config.tls {
         Some(src) => Some(TlsAcceptor::from(
             tls::server_config(src).map_err(|e| ServeError::Tls(e.to_string()))?,
@@ -116,12 +143,15 @@ pub async fn serve(
             };
             let (users, api, acceptor) = (users.clone(), api.clone(), acceptor.clone());
             let sessions = sessions.clone();
+            let (metrics, streams) = (metrics.clone(), streams.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
                     let ctx = Ctx {
                         users: users.clone(),
                         api: api.clone(),
                         sessions: sessions.clone(),
+                        metrics: metrics.clone(),
+                        streams: streams.clone(),
                         https,
                     };
                     async move { Ok::<_, Infallible>(handle(req, &ctx).await) }
@@ -182,10 +212,84 @@ struct Ctx {
     users: Arc<UserStore>,
     api: Arc<Api>,
     sessions: Arc<Sessions>,
+    metrics: Option<Arc<MetricsHistory>>,
+    streams: Arc<Streams>,
     https: bool,
 }
 
-async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
+/// A response body: a whole answer, or a stream of server-sent events.
+enum Body {
+    Full(Full<Bytes>),
+    Events(EventBody),
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        // Both are Unpin.
+        match self.get_mut() {
+            Body::Full(b) => std::pin::Pin::new(b).poll_frame(cx),
+            Body::Events(b) => std::pin::Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(b) => b.is_end_stream(),
+            Body::Events(_) => false,
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            Body::Full(b) => b.size_hint(),
+            Body::Events(b) => b.size_hint(),
+        }
+    }
+}
+
+/// The event streams (authenticated like every route, then held open);
+/// everything else is answered whole.
+async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
+    let stream = match (req.method(), req.uri().path().trim_end_matches('/')) {
+        (&Method::GET, "/api/v1/jobs/stream") => Some(true),
+        (&Method::GET, "/api/v1/events/stream") => Some(false),
+        _ => None,
+    };
+    let Some(jobs) = stream else {
+        return handle_whole(req, ctx).await.map(Body::Full);
+    };
+    let challenge =
+        session_token(req.headers()).is_none() && !req.headers().contains_key("x-requested-with");
+    if let Err(p) =
+        crate::auth::authenticate(req.method(), req.headers(), &ctx.users, &ctx.sessions).await
+    {
+        return problem_response(&p, challenge).map(Body::Full);
+    }
+    let query = parse_query(req.uri().query());
+    let last_id = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok());
+    let resume = crate::api::stream::resume_point(last_id, query.get("since").map(String::as_str));
+    let c = &ctx.api.coordinator;
+    let r = if jobs {
+        crate::api::stream::jobs(&ctx.streams, c, resume)
+    } else {
+        crate::api::stream::events(&ctx.streams, c, resume)
+    };
+    match r {
+        Ok(r) => r.map(Body::Events),
+        Err(p) => problem_response(&p, false).map(Body::Full),
+    }
+}
+
+async fn handle_whole(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     if is_read(&method) {
@@ -293,6 +397,7 @@ async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
         body,
         user: &principal,
         idempotency_key,
+        metrics: ctx.metrics.as_deref(),
     };
     match ctx.api.route(req).await {
         Ok((status, body)) => json_response(status, &body, "application/json"),

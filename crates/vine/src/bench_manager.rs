@@ -227,6 +227,8 @@ pub async fn run(a: ManagerBenchArgs) -> Result<()> {
             resync: Duration::from_secs(24 * 3600),
             lb: None,
             policy: Default::default(),
+            // The collector would add its own load to what is measured.
+            metrics: None,
         },
         rx,
     )

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use tokio::sync::watch;
-use vine_console::{Api, ApiConfig, RunningApi};
+use vine_console::{Api, ApiConfig, ApiExtras, RunningApi};
 use vine_coordinator::cluster::{Haproxy, HaproxyConfig, LbError, LoadBalancer};
 use vine_coordinator::inventory::Inventory;
+use vine_coordinator::metrics::{MetricsCollector, MetricsConfig, MetricsHistory};
 use vine_coordinator::ops::vs::{health as vs_health, AddrFile};
 use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
 use vine_coordinator::policy_loop::{PolicyLoop, PolicyLoopConfig};
@@ -65,6 +66,8 @@ pub struct ManagerArgs {
     pub haproxy: Option<String>,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// Flags of the live policy loop (`vine manager` and `vine up`).
@@ -90,6 +93,24 @@ impl PolicyArgs {
     }
 }
 
+/// Flags of the manager's resource-monitor history (`vine manager` and
+/// `vine up`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct MetricsArgs {
+    /// Seconds between the manager's utilization samples of every host
+    /// and VM (the console's charts, GET /api/v1/{hosts,vms}/NAME/metrics);
+    /// 0 keeps no history
+    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    pub metrics_interval: u64,
+}
+
+impl MetricsArgs {
+    pub fn config(&self) -> Option<MetricsConfig> {
+        (self.metrics_interval > 0)
+            .then(|| MetricsConfig::every(Duration::from_secs(self.metrics_interval)))
+    }
+}
+
 /// Everything `start` needs, validated.
 pub struct ManagerOptions {
     pub serve: ServeConfig,
@@ -103,6 +124,8 @@ pub struct ManagerOptions {
     pub lb: Option<Arc<dyn LoadBalancer>>,
     /// The live policy loop.
     pub policy: PolicyLoopConfig,
+    /// The metrics history; `None` keeps none.
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// A started manager.
@@ -113,6 +136,7 @@ pub struct RunningManager {
     resync_task: tokio::task::JoinHandle<()>,
     jobs_task: tokio::task::JoinHandle<()>,
     policy_task: tokio::task::JoinHandle<()>,
+    metrics_task: Option<tokio::task::JoinHandle<()>>,
     vs_task: tokio::task::JoinHandle<()>,
     lb: Option<Arc<dyn LoadBalancer>>,
 }
@@ -137,6 +161,9 @@ impl RunningManager {
         let _ = self.resync_task.await;
         let _ = self.jobs_task.await;
         let _ = self.policy_task.await;
+        if let Some(t) = self.metrics_task {
+            let _ = t.await;
+        }
         let _ = self.vs_task.await;
         // The front ends close with the manager; the next start restores
         // them from the store.
@@ -259,6 +286,14 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
     let policy_loop = PolicyLoop::new(coordinator.clone(), opts.policy.clone())
         .context("opening the policy audit")?;
     let policy_task = tokio::spawn(policy_loop.run(stopped(stop.clone())));
+    let metrics = opts
+        .metrics
+        .clone()
+        .map(|c| Arc::new(MetricsHistory::new(c)));
+    let metrics_task = metrics.as_ref().map(|h| {
+        let collector = MetricsCollector::new(inventory.clone(), h.clone());
+        tokio::spawn(collector.run(stopped(stop.clone())))
+    });
     let vs_task = tokio::spawn(vs_health::run(
         coordinator.clone(),
         VS_HEALTH_EVERY,
@@ -305,7 +340,7 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
             state_dir: opts.serve.state_dir.clone(),
         },
     };
-    let api = vine_console::serve(
+    let api = vine_console::serve_with(
         ApiConfig {
             addr: opts.api,
             tls: Some(tls),
@@ -314,6 +349,7 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         Arc::new(Api {
             coordinator: coordinator.clone(),
         }),
+        ApiExtras { metrics },
         stopped(stop.clone()),
     )
     .await
@@ -350,6 +386,7 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         resync_task,
         jobs_task,
         policy_task,
+        metrics_task,
         vs_task,
         lb: opts.lb,
     })
@@ -386,6 +423,7 @@ pub async fn run(args: ManagerArgs) -> Result<()> {
             resync: Duration::from_secs(args.resync_secs.max(1)),
             lb,
             policy: args.policy.config(),
+            metrics: args.metrics.config(),
         },
         rx,
     )

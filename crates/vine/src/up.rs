@@ -55,6 +55,8 @@ pub struct UpArgs {
     pub monitor_interval: Option<Duration>,
     #[command(flatten)]
     pub policy: manager::PolicyArgs,
+    #[command(flatten)]
+    pub metrics: manager::MetricsArgs,
 }
 
 /// The one password of an embedded setup: the manager's `admin` and the
@@ -203,6 +205,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
             resync: Duration::from_secs(args.resync_secs.max(1)),
             lb,
             policy: args.policy.config(),
+            metrics: args.metrics.config(),
         },
         rx,
     )

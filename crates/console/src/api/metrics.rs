@@ -130,7 +130,8 @@ pub(crate) fn spec() -> Spec {
         json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
     let since = json!({"name": "since", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0},
         "description": "Unix milliseconds: only the points after this (the last `t` you have)"});
-    let name = json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}});
+    let name =
+        json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}});
     let responses = |schema: &str, what: &str| {
         let mut r = problem_responses();
         r["200"] = json!({"description": what,

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use vine_coordinator::inventory::InventoryError;
+use vine_coordinator::metrics::MetricsHistory;
 use vine_coordinator::ops::{Coordinator, ErrorKind, OpsError};
 use vine_wbem::auth::Principal;
 
@@ -23,10 +24,14 @@ mod events;
 mod hosts;
 /// `/api/v1/jobs`.
 mod jobs;
+/// `/api/v1/metrics` and each host's and VM's `metrics`.
+mod metrics;
 /// `/api/v1/policies`: versions, check, apply, rollback.
 mod policies;
 /// `/api/v1/pools`.
 mod pools;
+/// Server-sent events: `/api/v1/jobs/stream`, `/api/v1/events/stream`.
+pub(crate) mod stream;
 /// `/api/v1/vms`.
 mod vms;
 /// `/api/v1/vs` (virtual servers).
@@ -49,6 +54,8 @@ pub(crate) struct Req<'a> {
     /// The `Idempotency-Key` header: a change sent again with the same key
     /// answers with the first job instead of doing it twice.
     pub idempotency_key: Option<String>,
+    /// The manager's metrics history, when it keeps one.
+    pub metrics: Option<&'a MetricsHistory>,
 }
 
 impl Req<'_> {
@@ -153,6 +160,8 @@ pub(crate) fn specs() -> Vec<Spec> {
         vs::spec(),
         events::spec(),
         policies::spec(),
+        metrics::spec(),
+        stream::spec(),
     ]
 }
 
@@ -160,6 +169,9 @@ impl Api {
     /// Routes one request (path below `/api/v1`).
     pub(crate) async fn route(&self, req: Req<'_>) -> Reply {
         let c = &self.coordinator;
+        if metrics::is_route(&req.segs) {
+            return metrics::route(c, &req).await;
+        }
         match req.segs.first().copied() {
             Some("hosts") => hosts::route(c, &req).await,
             Some("vms") => vms::route(c, &req).await,

@@ -112,7 +112,9 @@ impl Body for EventBody {
 /// One SSE message.
 fn message<T: Serialize>(event: &str, id: &str, data: &T) -> Option<Bytes> {
     let json = serde_json::to_string(data).ok()?;
-    Some(Bytes::from(format!("id: {id}\nevent: {event}\ndata: {json}\n\n")))
+    Some(Bytes::from(format!(
+        "id: {id}\nevent: {event}\ndata: {json}\n\n"
+    )))
 }
 
 fn bad(detail: String) -> Problem {
@@ -137,7 +139,11 @@ fn response(rx: mpsc::Receiver<Bytes>) -> Response<EventBody> {
         // Proxies such as nginx must pass each message on as it comes.
         .header("x-accel-buffering", "no")
         .body(EventBody { rx })
-        .unwrap_or_else(|_| Response::new(EventBody { rx: mpsc::channel(1).1 }))
+        .unwrap_or_else(|_| {
+            Response::new(EventBody {
+                rx: mpsc::channel(1).1,
+            })
+        })
 }
 
 /// Sends `frame`; false once the client is gone or has taken more than

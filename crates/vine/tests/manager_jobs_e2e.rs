@@ -177,6 +177,20 @@ async fn vm_and_host_jobs_through_the_api() {
     assert!(agent_vms(&c).await.is_empty(), "nothing went to c");
     assert_eq!(agent_vm(&a, "web-1").await.unwrap().state, VmState::Running);
     assert_eq!(agent_vm(&a, "web-3").await.unwrap().state, VmState::Stopped);
+    // The drain left b in maintenance: nothing new lands there until an
+    // administrator opens it again.
+    let hb: Value = api.get("/hosts/b").await.unwrap();
+    assert_eq!(hb["maintenance"], true, "{hb:#}");
+    let (s, _, detail) = refused(
+        api.post("/vms", &create_body("on-b", 1, 256, Some("b"), false))
+            .await,
+    );
+    assert!(s == 422 && detail.contains("maintenance"), "{s} {detail}");
+    let hb = api
+        .patch("/hosts/b", &json!({"maintenance": false}))
+        .await
+        .unwrap();
+    assert_eq!(hb["maintenance"], false, "{hb:#}");
 
     // A drain whose VMs fit nowhere else is refused, naming the VM: with
     // big-b filling b, big-c (16000 MiB) has nowhere to go (a has 15360

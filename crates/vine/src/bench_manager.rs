@@ -10,6 +10,10 @@
 //!    real `vine vm ls` command (process start, request, table).
 //! 4. K `vm.create` jobs are submitted through REST at once and followed to
 //!    the end: jobs/s from first submit to last success.
+//! 5. With `--serve`, the manager and agents keep running afterwards and
+//!    the console's URL and password are printed: how the console copes
+//!    with 1,000 hosts is measured against it (`console_e2e`'s
+//!    `console_speed_with_a_big_inventory`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,6 +25,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use vine_console::ApiClient;
+use vine_coordinator::metrics::MetricsConfig;
 use vine_hypervisor::testhost::{self, TestHostSpec};
 use vine_wbem::auth;
 use vine_wbem::client::TlsVerify;
@@ -29,7 +34,7 @@ use crate::agent::{self, AgentArgs};
 use crate::bench::PASSWORD;
 use crate::config::{ServeArgs, ServeConfig};
 use crate::manager::{self, ManagerOptions};
-use crate::serve::IndicationArgs;
+use crate::serve::{shutdown_signal, IndicationArgs};
 
 /// Flags of `vine bench manager`.
 #[derive(Debug, clap::Args)]
@@ -46,6 +51,14 @@ pub struct ManagerBenchArgs {
     /// Timed `GET /api/v1/vms` requests
     #[arg(long, default_value_t = 20)]
     lists: u32,
+    /// Seconds between the manager's metrics rounds; 0 (the default) keeps
+    /// the collector off, as its load would be part of every figure
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    metrics_interval: u64,
+    /// After the figures, keep the manager and agents serving (console URL
+    /// and password printed) until Ctrl-C
+    #[arg(long)]
+    serve: bool,
 }
 
 /// Flags of the hidden `vine bench agent-farm`.
@@ -58,6 +71,9 @@ pub struct FarmArgs {
     /// Where host files and agent state go
     #[arg(long)]
     dir: PathBuf,
+    /// Seconds between the agents' resource-monitor samples
+    #[arg(long, default_value_t = 3600)]
+    monitor_secs: u64,
 }
 
 /// Serves `hosts` agents in this process, prints `agent NAME URL` for each
@@ -110,8 +126,9 @@ pub async fn farm(a: FarmArgs) -> Result<()> {
                 },
                 peers: Vec::new(),
                 synthetic_load: None,
-                // The monitor is not what is measured; keep it quiet.
-                monitor_interval: Some(Duration::from_secs(3600)),
+                // The monitor is not what is measured; quiet unless the
+                // manager's metrics history is wanted.
+                monitor_interval: Some(Duration::from_secs(a.monitor_secs.max(1))),
             },
             rx.clone(),
         )
@@ -175,6 +192,9 @@ pub async fn run(a: ManagerBenchArgs) -> Result<()> {
         .arg(a.vms_per_host.to_string())
         .arg("--dir")
         .arg(dir.join("farm"))
+        // Samples every 30 s when the manager charts them: CPU needs two.
+        .arg("--monitor-secs")
+        .arg(if a.metrics_interval > 0 { "30" } else { "3600" })
         .env("VINE_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -227,8 +247,8 @@ pub async fn run(a: ManagerBenchArgs) -> Result<()> {
             resync: Duration::from_secs(24 * 3600),
             lb: None,
             policy: Default::default(),
-            // The collector would add its own load to what is measured.
-            metrics: None,
+            metrics: (a.metrics_interval > 0)
+                .then(|| MetricsConfig::every(Duration::from_secs(a.metrics_interval))),
         },
         rx,
     )
@@ -325,6 +345,12 @@ pub async fn run(a: ManagerBenchArgs) -> Result<()> {
         a.creates,
         ms(submitted)
     );
+    if a.serve {
+        m.print_urls();
+        println!("user: admin  password: {PASSWORD}");
+        println!("serving until Ctrl-C");
+        shutdown_signal().await;
+    }
     let _ = tx.send(true);
     m.wait().await;
     drop(farm);

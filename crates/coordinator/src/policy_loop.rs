@@ -12,10 +12,12 @@
 //!    across rounds (profiles, cool-downs, the hourly budget); a new stored
 //!    version replaces its policy in place. A version that no longer
 //!    validates is never used: the last good one keeps running.
-//! 3. **Execute** — the [`Sender`] runs the commands through a
+//! 3. **Execute** — [`run::run_all`] runs the commands through a
 //!    [`JobSink`]: each command is a coordinator job (`vm.migrate`,
-//!    `vs.scale`) and the sink waits for it; what this manager cannot do
-//!    yet is audited as skipped. With `dry_run` nothing is sent.
+//!    `vs.scale`) and the sink waits for it; up to the policy's
+//!    `max_concurrent` migrations run at once, never two commands on one
+//!    VM, dependents after what they depend on. What this manager cannot
+//!    do yet is audited as skipped. With `dry_run` nothing is sent.
 //! 4. **Record** — commands and outcomes go to the event log, and rounds
 //!    that did or found something to the [`PolicyAudit`]
 //!    (`GET /api/v1/policies/audit`).
@@ -26,6 +28,8 @@ pub mod audit;
 pub mod explain;
 /// Agents' reports + inventory → snapshot.
 pub mod observe;
+/// Several commands at once, within the policy's limits.
+pub mod run;
 /// Commands as coordinator jobs.
 pub mod sink;
 /// Inventory + utilization → snapshot.
@@ -36,7 +40,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use vine_workload::stages::sender::{Outcome, Sender};
 use vine_workload::{Engine, Plan, Snapshot};
 
 use crate::events::Severity;
@@ -360,43 +363,21 @@ impl PolicyLoop {
                 .collect();
             return round;
         }
-        let mut sink = JobSink::new(
+        let sink = Arc::new(JobSink::new(
             self.coordinator.clone(),
-            tokio::runtime::Handle::current(),
             policy,
             self.config.job_timeout,
-        );
-        let commands = plan.commands;
-        let ran = tokio::task::spawn_blocking(move || {
-            let mut sender = Sender::new(max_concurrent);
-            // Jobs retry transient failures themselves; a second job for
-            // the same command would only repeat a refusal.
-            sender.attempts = 1;
-            let outcomes = sender.run(&commands, &mut sink);
-            (commands, outcomes, sender.audit, sink.jobs)
-        })
-        .await;
-        let (commands, outcomes, trail, jobs) = match ran {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::error!(error = %e, policy, "the sender stopped");
-                return round;
-            }
-        };
-        for (c, o) in commands.iter().zip(outcomes) {
-            let entry = trail.iter().rev().find(|a| a.id == c.id);
+        ));
+        let ran = run::run_all(sink, &plan.commands, max_concurrent).await;
+        for (c, r) in plan.commands.iter().zip(ran) {
             round.commands.push(CommandAudit {
                 id: c.id,
                 what: c.kind.describe(),
                 reason: c.reason.clone(),
-                outcome: match o {
-                    Outcome::Done => CommandOutcome::Done,
-                    Outcome::Failed => CommandOutcome::Failed,
-                    Outcome::Skipped => CommandOutcome::Skipped,
-                },
-                attempts: entry.map_or(0, |a| a.attempts),
-                error: entry.and_then(|a| a.error.clone()),
-                job: jobs.get(&c.id).cloned(),
+                outcome: r.outcome,
+                attempts: r.attempts,
+                error: r.error,
+                job: r.job,
                 depends_on: c.depends_on.clone(),
             });
         }

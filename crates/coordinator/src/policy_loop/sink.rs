@@ -1,20 +1,18 @@
 //! Where the engine's commands go in a live manager: each one becomes a
 //! coordinator job (the same checked requests the REST API makes) and the
 //! sink waits for the job to end, so "done" means done. Commands this
-//! manager has no job for are refused as unsupported, which the sender
-//! audits as skipped without retrying.
-//!
-//! [`CommandSink::execute`] is synchronous; the sink runs on a blocking
-//! thread and waits for jobs on the runtime through its handle.
+//! manager has no job for are refused as unsupported: skipped, not
+//! retried. [`run_all`](super::run::run_all) runs several at once.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use vine_workload::model::{Command, CommandKind};
-use vine_workload::stages::sender::CommandSink;
 use vine_workload::WorkloadError;
 
+use super::audit::CommandOutcome;
+use super::run::{Executor, Ran};
 use crate::jobs::{JobId, JobRecord, JobState};
 use crate::ops::params::MigrateVm;
 use crate::ops::Coordinator;
@@ -37,29 +35,19 @@ pub fn unsupported(kind: &CommandKind) -> Option<&'static str> {
 /// Runs commands as coordinator jobs.
 pub struct JobSink {
     coordinator: Arc<Coordinator>,
-    runtime: tokio::runtime::Handle,
     /// Jobs are owned by `policy:<name>`.
     owner: String,
     /// How long one job may take before the command counts as failed (the
     /// job itself goes on).
     timeout: Duration,
-    /// The job of each command, by command id.
-    pub jobs: HashMap<usize, String>,
 }
 
 impl JobSink {
-    pub fn new(
-        coordinator: Arc<Coordinator>,
-        runtime: tokio::runtime::Handle,
-        policy: &str,
-        timeout: Duration,
-    ) -> Self {
+    pub fn new(coordinator: Arc<Coordinator>, policy: &str, timeout: Duration) -> Self {
         JobSink {
             coordinator,
-            runtime,
             owner: format!("policy:{policy}"),
             timeout,
-            jobs: HashMap::new(),
         }
     }
 
@@ -145,23 +133,48 @@ pub async fn wait_job(
     }
 }
 
-impl CommandSink for JobSink {
-    fn execute(&mut self, c: &Command) -> vine_workload::Result<()> {
-        let id = self.submit(c)?;
-        self.jobs.insert(c.id, id.to_string());
-        let job = self
-            .runtime
-            .block_on(wait_job(&self.coordinator, &id, self.timeout))
-            .map_err(|m| failed(c, m))?;
-        match job.state {
-            JobState::Succeeded => Ok(()),
-            state => Err(failed(
-                c,
-                format!(
-                    "job {id} ended {state:?}: {}",
-                    job.error.unwrap_or_else(|| "no reason given".into())
+#[async_trait]
+impl Executor for JobSink {
+    async fn execute(&self, c: &Command) -> Ran {
+        let ran = |outcome, attempts, error: Option<String>, job: Option<String>| Ran {
+            outcome,
+            attempts,
+            error,
+            job,
+        };
+        let id = match self.submit(c) {
+            Ok(id) => id,
+            Err(WorkloadError::Unsupported { reason, .. }) => {
+                return ran(CommandOutcome::Skipped, 0, Some(reason), None)
+            }
+            Err(e) => return ran(CommandOutcome::Failed, 1, Some(e.to_string()), None),
+        };
+        let job = Some(id.to_string());
+        match wait_job(&self.coordinator, &id, self.timeout).await {
+            Err(m) => ran(
+                CommandOutcome::Failed,
+                1,
+                Some(failed(c, m).to_string()),
+                job,
+            ),
+            Ok(j) => match j.state {
+                JobState::Succeeded => ran(CommandOutcome::Done, 1, None, job),
+                state => ran(
+                    CommandOutcome::Failed,
+                    1,
+                    Some(
+                        failed(
+                            c,
+                            format!(
+                                "job {id} ended {state:?}: {}",
+                                j.error.unwrap_or_else(|| "no reason given".into())
+                            ),
+                        )
+                        .to_string(),
+                    ),
+                    job,
                 ),
-            )),
+            },
         }
     }
 }
@@ -171,10 +184,10 @@ mod tests {
     use super::*;
     use crate::inventory::{HostHealth, HostRecord, Inventory, VmRecord};
     use crate::ops::CoordinatorConfig;
+    use crate::policy_loop::run::run_all;
     use crate::vni::{HostCapacity, VmState};
     use vine_store::{names, Store};
     use vine_wbem::client::{ClientConfig, TlsVerify};
-    use vine_workload::stages::sender::{Outcome, Sender};
 
     /// A coordinator whose inventory has hosts a and b and VM x on a; no
     /// agents and no job runner, so submitted jobs stay queued.
@@ -232,7 +245,6 @@ mod tests {
     async fn commands_become_jobs_or_are_skipped_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let c = coordinator(dir.path());
-        let rt = tokio::runtime::Handle::current();
         let cmds = vec![
             cmd(0, CommandKind::PowerOn { host: "b".into() }),
             cmd(1, migrate("x", "a", "b")),
@@ -247,40 +259,35 @@ mod tests {
                 },
             ),
         ];
-        let sink_c = c.clone();
-        let (out, audit, jobs) = tokio::task::spawn_blocking(move || {
-            let mut sink = JobSink::new(sink_c, rt, "web", Duration::from_millis(300));
-            let mut s = Sender::new(4);
-            s.attempts = 1;
-            let out = s.run(&cmds, &mut sink);
-            (out, s.audit, sink.jobs)
-        })
-        .await
-        .unwrap();
+        let sink = Arc::new(JobSink::new(c.clone(), "web", Duration::from_millis(300)));
+        let out = run_all(sink, &cmds, 4).await;
+        let outcomes: Vec<CommandOutcome> = out.iter().map(|r| r.outcome).collect();
         assert_eq!(
-            out,
+            outcomes,
             [
-                Outcome::Skipped,
-                Outcome::Failed,
-                Outcome::Failed,
-                Outcome::Skipped
+                CommandOutcome::Skipped,
+                CommandOutcome::Failed,
+                CommandOutcome::Failed,
+                CommandOutcome::Skipped
             ]
         );
-        assert_eq!(audit[0].error.as_deref(), Some(NOT_YET));
+        assert_eq!(out[0].error.as_deref(), Some(NOT_YET));
+        assert_eq!(out[0].attempts, 0, "not tried");
         // The move was submitted as the REST API would, owned by the
         // policy; nothing runs jobs here, so it times out as a failure.
-        let job = c.job(&JobId::from(jobs[&1].as_str())).unwrap();
+        let job = c.job(&JobId::from(out[1].job.as_deref().unwrap())).unwrap();
         assert_eq!(job.kind, "vm.migrate");
         assert_eq!(job.params["vm"], "x");
         assert_eq!(job.params["to"], "b");
         assert_eq!(job.owner.as_deref(), Some("policy:web"));
-        let e1 = audit.iter().find(|a| a.id == 1).unwrap();
+        let e1 = &out[1];
         assert!(
             e1.error.as_deref().unwrap().contains("still Queued"),
             "{e1:?}"
         );
-        // A plan made before x moved is not carried out.
-        let e2 = audit.iter().find(|a| a.id == 2).unwrap();
+        // A plan made before x moved is not carried out (and waited for
+        // the first move of x to end: never two commands on one VM).
+        let e2 = &out[2];
         assert!(
             e2.error
                 .as_deref()
@@ -288,6 +295,6 @@ mod tests {
                 .contains("VM x is on host a now, not b"),
             "{e2:?}"
         );
-        assert!(!jobs.contains_key(&2));
+        assert!(e2.job.is_none());
     }
 }

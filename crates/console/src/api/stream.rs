@@ -163,7 +163,7 @@ async fn pump<T>(
     mut rx: broadcast::Receiver<Arc<T>>,
     first: Vec<Bytes>,
     mut encode: impl FnMut(&T) -> Option<Bytes>,
-    stall: Duration,
+    (stall, heartbeat): (Duration, Duration),
 ) {
     // The browser waits this long before reconnecting.
     if !send(&tx, Some(Bytes::from_static(b"retry: 2000\n\n")), stall).await {
@@ -174,7 +174,7 @@ async fn pump<T>(
             return;
         }
     }
-    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     loop {
         let frame = tokio::select! {
             _ = tx.closed() => return,
@@ -235,7 +235,7 @@ pub(crate) fn jobs(
         rx,
         first,
         |j: &JobRecord| message("job", &j.updated_at.to_string(), j),
-        STALL,
+        (STALL, HEARTBEAT),
     ));
     Ok(response(out))
 }
@@ -275,7 +275,7 @@ pub(crate) fn events(
         last = e.id.clone();
         message("event", &e.id, e)
     };
-    tokio::spawn(pump(tx, rx, first, encode, STALL));
+    tokio::spawn(pump(tx, rx, first, encode, (STALL, HEARTBEAT)));
     Ok(response(out))
 }
 
@@ -332,13 +332,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_idle_stream_gets_heartbeats_and_ends_when_the_client_goes() {
+        let (hub, rx) = broadcast::channel::<Arc<u32>>(4);
+        let (tx, mut out) = mpsc::channel(8);
+        let encode = |n: &u32| Some(Bytes::from(format!("data: {n}\n\n")));
+        let timing = (STALL, Duration::from_millis(20));
+        let task = tokio::spawn(pump(tx, rx, Vec::new(), encode, timing));
+        assert_eq!(&out.recv().await.unwrap()[..], b"retry: 2000\n\n");
+        assert_eq!(&out.recv().await.unwrap()[..], b": keepalive\n\n");
+        hub.send(Arc::new(7)).unwrap();
+        let mut next = out.recv().await.unwrap();
+        while &next[..] == b": keepalive\n\n" {
+            next = out.recv().await.unwrap();
+        }
+        assert_eq!(&next[..], b"data: 7\n\n");
+        drop(out);
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the pump ends with its client")
+            .unwrap();
+    }
+
+    #[tokio::test]
     async fn a_client_that_falls_behind_is_let_go() {
         let (hub, _) = broadcast::channel::<Arc<u32>>(4);
         let rx = hub.subscribe();
         // The client reads nothing: its channel holds two frames.
         let (tx, mut out) = mpsc::channel(2);
         let encode = |n: &u32| Some(Bytes::from(format!("data: {n}\n\n")));
-        let task = tokio::spawn(pump(tx, rx, Vec::new(), encode, Duration::from_millis(50)));
+        let timing = (Duration::from_millis(50), HEARTBEAT);
+        let task = tokio::spawn(pump(tx, rx, Vec::new(), encode, timing));
         for i in 0..100 {
             let _ = hub.send(Arc::new(i));
             tokio::task::yield_now().await;

@@ -684,3 +684,73 @@ async fn two_moves_of_one_round_run_at_once() {
         ended(&jobs[1]) - created(&jobs[1])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_scoped_policy_moves_only_within_its_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = dir.path().join("load.json");
+    set_load(&load, json!({}));
+    let mut child = vine()
+        .args(["up", "--hosts", "3", "--vms-per-host", "2"])
+        .args(["--http", "127.0.0.1:0", "--https", "off"])
+        .args(["--api", "127.0.0.1:0", "--haproxy", "off"])
+        .args(["--monitor-interval", "0.5", "--policy-interval", "1"])
+        .arg("--synthetic-load")
+        .arg(&load)
+        .arg("--state-dir")
+        .arg(dir.path().join("up"))
+        .spawn()
+        .expect("vine runs");
+    let out = lines(&mut child);
+    let _up = Proc(child);
+    let password = expect_line(&out, "user: admin  password: ");
+    let api = api(&expect_line(&out, "api: "), &password);
+
+    // Rack a is host-1 and host-2; host-3 carries no label.
+    for h in ["host-1", "host-2"] {
+        api.patch(&format!("/hosts/{h}"), &json!({"labels": {"rack": "a"}}))
+            .await
+            .unwrap();
+    }
+    let policy = POLICY.replacen(
+        "kind = \"datacenter\"",
+        "kind = \"hosts\"\nlabels = [\"rack=a\"]",
+        1,
+    );
+    let v = api
+        .post(
+            "/policies",
+            &json!({"text": policy, "origin": "rack-a.toml"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["version"], 1, "{v}");
+
+    // host-1 hot; host-2 a little busy, host-3 idle: least-loaded would
+    // pick host-3, which the policy does not govern.
+    set_load(
+        &load,
+        json!({"host-1-vm1": 0.9, "host-1-vm2": 0.9, "host-2-vm1": 0.2}),
+    );
+    let t = Instant::now();
+    let moved = loop {
+        let cmds = commands(&audit(&api).await);
+        if let Some(c) = cmds.iter().find(|c| c["outcome"] == "done") {
+            break c.clone();
+        }
+        if let Some(c) = cmds.iter().find(|c| c["outcome"] != "done") {
+            panic!("a command did not succeed: {c}");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no move within 30 s: {:#}",
+            Value::Array(audit(&api).await)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let what = moved["what"].as_str().unwrap();
+    assert!(
+        what.starts_with("migrate host-1-vm") && what.ends_with(" host-1 -> host-2"),
+        "within rack a: {what}"
+    );
+}

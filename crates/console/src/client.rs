@@ -87,6 +87,14 @@ impl ApiClient {
         })
     }
 
+    /// A client that sends `Authorization: Bearer <token>` (an agent
+    /// registering with the manager's join token).
+    pub fn with_bearer(base: &str, token: &str, tls: TlsVerify) -> Result<Self, ApiError> {
+        let mut c = ApiClient::new(base, "", "", tls)?;
+        c.authorization = format!("Bearer {token}");
+        Ok(c)
+    }
+
     /// The API root this client talks to.
     pub fn base(&self) -> &str {
         &self.base

@@ -19,7 +19,9 @@ mod session;
 /// `/api/v1/session`: log in, who am I, log out.
 mod session_routes;
 
-pub use api::Api;
+pub use api::{Api, Join};
 pub use client::{ApiClient, ApiError};
 pub use problem::Problem;
-pub use server::{serve, serve_with, ApiConfig, ApiExtras, RunningApi, ServeError};
+pub use server::{
+    serve, serve_with, serve_with_join, ApiConfig, ApiExtras, RunningApi, ServeError,
+};

@@ -71,7 +71,8 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "vine_session"}},
+                "session": {"type": "apiKey", "in": "cookie", "name": "vine_session"},
+                "joinToken": {"type": "http", "scheme": "bearer"}},
             "schemas": schemas
         }
     })

@@ -25,7 +25,7 @@ use vine_wbem::auth::{basic, Role, UserStore};
 use vine_wbem::transport::{tls, TlsSource};
 
 use crate::api::stream::{EventBody, Streams};
-use crate::api::Api;
+use crate::api::{Api, Join};
 use crate::auth::{is_read, session_token};
 use crate::problem::Problem;
 use crate::session::Sessions;
@@ -57,6 +57,8 @@ pub enum ServeError {
 /// What the API serves beyond the coordinator, each optional.
 #[derive(Default)]
 pub struct ApiExtras {
+    /// Agents may join with this token (`POST /api/v1/hosts/register`).
+    pub join: Option<Arc<Join>>,
     /// The resource-monitor history behind the `metrics` routes.
     pub metrics: Option<Arc<MetricsHistory>>,
 }
@@ -93,7 +95,23 @@ pub async fn serve(
     api: Arc<Api>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningApi, ServeError> {
-    serve_with(config, users, api, ApiExtras::default(), shutdown).await
+    serve_with_join(config, users, api, None, shutdown).await
+}
+
+/// [`serve`], and agents may join with `join`'s token
+/// (`POST /api/v1/hosts/register`).
+pub async fn serve_with_join(
+    config: ApiConfig,
+    users: Arc<UserStore>,
+    api: Arc<Api>,
+    join: Option<Arc<Join>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunningApi, ServeError> {
+    let extras = ApiExtras {
+        join,
+        ..ApiExtras::default()
+    };
+    serve_with(config, users, api, extras, shutdown).await
 }
 
 /// [`serve`] with what `extras` adds.
@@ -104,7 +122,7 @@ pub async fn serve_with(
     extras: ApiExtras,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningApi, ServeError> {
-    let ApiExtras { metrics } = extras;
+    let ApiExtras { join, metrics } = extras;
     let streams = Arc::new(
         Streams::start(&api.coordinator.services.store)
             .map_err(|e| ServeError::Feeds(e.to_string()))?,
@@ -143,6 +161,7 @@ pub async fn serve_with(
             };
             let (users, api, acceptor) = (users.clone(), api.clone(), acceptor.clone());
             let sessions = sessions.clone();
+            let join = join.clone();
             let (metrics, streams) = (metrics.clone(), streams.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
@@ -150,6 +169,7 @@ pub async fn serve_with(
                         users: users.clone(),
                         api: api.clone(),
                         sessions: sessions.clone(),
+                        join: join.clone(),
                         metrics: metrics.clone(),
                         streams: streams.clone(),
                         https,
@@ -212,6 +232,7 @@ struct Ctx {
     users: Arc<UserStore>,
     api: Arc<Api>,
     sessions: Arc<Sessions>,
+    join: Option<Arc<Join>>,
     metrics: Option<Arc<MetricsHistory>>,
     streams: Arc<Streams>,
     https: bool,
@@ -334,6 +355,14 @@ async fn handle_whole(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>
         .await
         {
             Ok(r) => r,
+            Err(p) => problem_response(&p, false),
+        };
+    }
+    // Agents join with the join token, not a user's login.
+    if rest.trim_end_matches('/') == "hosts/register" {
+        let c = &ctx.api.coordinator;
+        return match crate::api::register::handle(c, ctx.join.as_deref(), req).await {
+            Ok((status, body)) => json_response(status, &body, "application/json"),
             Err(p) => problem_response(&p, false),
         };
     }

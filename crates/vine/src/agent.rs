@@ -213,10 +213,22 @@ fn init_test_host(path: &Path, host_name: &str) -> Result<String> {
     Ok(testhost::host_uri(&abs))
 }
 
+/// `vine agent`'s flags: the agent's own, and those for joining a
+/// manager (`--manager`, see [`crate::join`]).
+#[derive(Debug, clap::Args)]
+pub struct AgentCmd {
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    #[command(flatten)]
+    pub join: crate::join::JoinArgs,
+}
+
 /// A started agent.
 pub struct RunningAgent {
     pub http: Option<std::net::SocketAddr>,
     pub https: Option<std::net::SocketAddr>,
+    /// The host's name (`--host-name`, else the system's).
+    pub host_name: String,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -227,21 +239,43 @@ impl RunningAgent {
     }
 }
 
-/// Runs `vine agent` until a signal.
-pub async fn run(args: AgentArgs) -> Result<()> {
+/// Runs `vine agent` until a signal; with `--manager`, joins it first
+/// (a refusal stops the agent with the manager's reason).
+pub async fn run(cmd: AgentCmd) -> Result<()> {
+    let joiner = cmd.join.check()?;
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let agent = start(args, rx).await?;
+    let agent = start(cmd.agent, rx).await?;
     if let Some(a) = agent.http {
         println!("wbem: http://{a}");
     }
     if let Some(a) = agent.https {
         println!("wbem: https://{a}");
     }
-    shutdown_signal().await;
+    let outcome = match joiner {
+        None => {
+            shutdown_signal().await;
+            Ok(())
+        }
+        Some(j) => match j.url(agent.http, agent.https) {
+            Err(e) => Err(e),
+            Ok(url) => {
+                tokio::select! {
+                    r = j.register(&agent.host_name, &url) => match r {
+                        Ok(()) => {
+                            shutdown_signal().await;
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    _ = shutdown_signal() => Ok(()),
+                }
+            }
+        },
+    };
     let _ = tx.send(true);
     agent.wait().await;
     tracing::info!("agent stopped");
-    Ok(())
+    outcome
 }
 
 /// Starts an agent that serves until `stop` turns true; `vine up` runs
@@ -334,6 +368,7 @@ pub async fn start(
     .context("starting the WBEM server")?;
     tracing::info!(uri = %uri, prefix = %prefix, host = %cfg.host_name, "agent serving");
     let (http, https) = (running.http, running.https);
+    let host_name = cfg.host_name.clone();
     let task = tokio::spawn(async move {
         running.wait().await;
         if let Some(file) = test_host_file(&uri) {
@@ -348,7 +383,12 @@ pub async fn start(
             }
         }
     });
-    Ok(RunningAgent { http, https, task })
+    Ok(RunningAgent {
+        http,
+        https,
+        host_name,
+        task,
+    })
 }
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,8 @@ mod cim_cmd;
 mod cli;
 /// Serving configuration: flags and file, validated.
 mod config;
+/// Agents joining a manager: join token, registration, callback URLs.
+mod join;
 /// `vine manager`: inventory, REST API, console, WBEM.
 mod manager;
 /// The embedded schema and the repository built from it.
@@ -45,6 +47,8 @@ struct Cli {
     cmd: Cmd,
 }
 
+// Parsed once per run: a large variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// WBEM server commands
@@ -55,7 +59,7 @@ enum Cmd {
     /// Run a manager and N agents on simulated hosts in one process (the embedded default)
     Up(up::UpArgs),
     /// Host agent: the host's VMs as DMTF virtualization classes, over libvirt
-    Agent(agent::AgentArgs),
+    Agent(agent::AgentCmd),
     /// Management server: inventory of every agent's host, REST API, console
     Manager(manager::ManagerArgs),
     /// CIM client: enumerate, get, associations, methods, queries

@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use tokio::sync::watch;
-use vine_console::{Api, ApiConfig, ApiExtras, RunningApi};
+use vine_console::{Api, ApiConfig, ApiExtras, Join, RunningApi};
 use vine_coordinator::cluster::{Haproxy, HaproxyConfig, LbError, LoadBalancer};
 use vine_coordinator::inventory::Inventory;
 use vine_coordinator::metrics::{MetricsCollector, MetricsConfig, MetricsHistory};
 use vine_coordinator::ops::vs::{health as vs_health, AddrFile};
 use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
 use vine_coordinator::policy_loop::{PolicyLoop, PolicyLoopConfig};
+use vine_coordinator::vni::indications::{Freshness, ListenerConfig};
 use vine_providers_manager::{ManagerContext, VINE_NS};
 use vine_store::Store;
 use vine_wbem::client::{ClientConfig, TlsVerify};
@@ -57,7 +58,8 @@ pub struct ManagerArgs {
     /// File holding the password for --agent-user
     #[arg(long, value_name = "FILE")]
     pub agent_password_file: Option<PathBuf>,
-    /// Seconds between full inventory resyncs
+    /// Seconds between full inventory resyncs (indications keep the
+    /// inventory fresh in between)
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub resync_secs: u64,
     /// The haproxy program fronting virtual servers; `off` for none
@@ -68,6 +70,14 @@ pub struct ManagerArgs {
     pub policy: PolicyArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    /// The WBEM URL agents send indications to [default: http://<--http
+    /// address>; required when that is 0.0.0.0]
+    #[arg(long, value_name = "URL")]
+    pub advertise_wbem: Option<String>,
+    /// File holding the token agents join with (`vine agent --manager`)
+    /// [default: generated once into <state-dir>/join-token]
+    #[arg(long, value_name = "FILE")]
+    pub join_token_file: Option<PathBuf>,
 }
 
 /// Flags of the live policy loop (`vine manager` and `vine up`).
@@ -128,6 +138,17 @@ pub struct ManagerOptions {
     pub metrics: Option<MetricsConfig>,
 }
 
+/// What `vine manager` adds to [`ManagerOptions`]; `vine up` and the
+/// benchmarks start without (no self-registration, callback URL from the
+/// WBEM listener).
+#[derive(Clone, Debug, Default)]
+pub struct JoinOptions {
+    /// `--advertise-wbem`.
+    pub advertise_wbem: Option<String>,
+    /// The join token; `None` turns `POST /api/v1/hosts/register` off.
+    pub join_token: Option<String>,
+}
+
 /// A started manager.
 pub struct RunningManager {
     pub wbem: RunningServer,
@@ -138,6 +159,7 @@ pub struct RunningManager {
     policy_task: tokio::task::JoinHandle<()>,
     metrics_task: Option<tokio::task::JoinHandle<()>>,
     vs_task: tokio::task::JoinHandle<()>,
+    fresh_task: tokio::task::JoinHandle<()>,
     lb: Option<Arc<dyn LoadBalancer>>,
 }
 
@@ -165,6 +187,7 @@ impl RunningManager {
             let _ = t.await;
         }
         let _ = self.vs_task.await;
+        let _ = self.fresh_task.await;
         // The front ends close with the manager; the next start restores
         // them from the store.
         if let Some(lb) = self.lb {
@@ -233,6 +256,21 @@ fn parse_agent(s: &str) -> Result<(String, String)> {
 /// and the resync loop; returns once the first resync is done, so the
 /// inventory answers from the start.
 pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<RunningManager> {
+    start_with(opts, JoinOptions::default(), stop).await
+}
+
+/// [`start`], with self-registration and a chosen callback URL.
+pub async fn start_with(
+    opts: ManagerOptions,
+    join: JoinOptions,
+    stop: watch::Receiver<bool>,
+) -> Result<RunningManager> {
+    // Refuse a callback URL agents cannot use before anything starts.
+    crate::join::advertise_wbem(
+        join.advertise_wbem.as_deref(),
+        opts.serve.http,
+        opts.serve.https,
+    )?;
     let users = bootstrap(&opts.serve)?;
     let store_dir = opts.serve.state_dir.join("store");
     let store = tokio::task::spawn_blocking(move || Store::open(&store_dir))
@@ -321,15 +359,39 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         },
     );
     interop.attach(&cimom);
+    let (key, _) = crate::join::read_or_create_secret(
+        &opts.serve.state_dir.join(crate::join::INDICATION_KEY_FILE),
+    )?;
+    let freshness = Freshness::new(
+        inventory.clone(),
+        ListenerConfig {
+            manager: opts.serve.host_name.clone(),
+            // Set below, once the listener's port is known.
+            advertise: String::new(),
+            secret: key.into_bytes(),
+        },
+    );
     let wbem = transport::serve(
         transport_config(&opts.serve),
         users.clone(),
         Dispatcher::new(cimom),
-        None,
+        Some(freshness.clone()),
         stopped(stop.clone()),
     )
     .await
     .context("starting the WBEM server")?;
+    freshness.set_advertise(&crate::join::advertise_wbem(
+        join.advertise_wbem.as_deref(),
+        wbem.http,
+        wbem.https,
+    )?);
+    let fresh_task = tokio::spawn(freshness.clone().run(stopped(stop.clone())));
+    // Hosts that answered the first resync get their subscriptions in the
+    // background: start does not wait on every agent twice.
+    {
+        let f = freshness.clone();
+        tokio::spawn(async move { f.subscribe_all(16).await });
+    }
 
     let tls = match &opts.serve.tls_files {
         Some((cert, key)) => TlsSource::Files {
@@ -349,13 +411,21 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         Arc::new(Api {
             coordinator: coordinator.clone(),
         }),
-        ApiExtras { metrics },
+        ApiExtras {
+            join: join.join_token.map(|token| {
+                Arc::new(Join {
+                    token,
+                    freshness: freshness.clone(),
+                })
+            }),
+            metrics,
+        },
         stopped(stop.clone()),
     )
     .await
     .context("starting the REST API")?;
 
-    let inv = inventory.clone();
+    let inv = freshness.clone();
     let every = opts.resync;
     let mut stop_rx = stop;
     let resync_task = tokio::spawn(async move {
@@ -388,6 +458,7 @@ pub async fn start(opts: ManagerOptions, stop: watch::Receiver<bool>) -> Result<
         policy_task,
         metrics_task,
         vs_task,
+        fresh_task,
         lb: opts.lb,
     })
 }
@@ -412,8 +483,14 @@ pub async fn run(args: ManagerArgs) -> Result<()> {
         None => std::env::var("VINE_AGENT_PASSWORD").unwrap_or_default(),
     };
     let lb = load_balancer(args.haproxy.as_deref(), &serve.state_dir.join("haproxy")).await?;
+    let (join_token, token_file, created) =
+        crate::join::manager_token(args.join_token_file.as_deref(), &serve.state_dir)?;
+    let ca = match &serve.tls_files {
+        Some((cert, _)) => cert.clone(),
+        None => vine_wbem::transport::tls::generated_paths(&serve.state_dir).0,
+    };
     let (tx, rx) = watch::channel(false);
-    let running = start(
+    let running = start_with(
         ManagerOptions {
             serve,
             api,
@@ -425,10 +502,25 @@ pub async fn run(args: ManagerArgs) -> Result<()> {
             policy: args.policy.config(),
             metrics: args.metrics.config(),
         },
+        JoinOptions {
+            advertise_wbem: args.advertise_wbem,
+            join_token: Some(join_token),
+        },
         rx,
     )
     .await?;
     running.print_urls();
+    if created {
+        tracing::info!(file = %token_file.display(), "generated the join token");
+    }
+    // What an operator runs on a host (after copying the token file and
+    // the manager's certificate there).
+    println!(
+        "join a host: vine agent --manager {} --join-token-file {} --manager-ca-file {} \\\n    --libvirt-uri qemu:///system --http 0.0.0.0:15988 --advertise http://<host address>:15988 [--label k=v]",
+        running.api.url(),
+        token_file.display(),
+        ca.display()
+    );
     tracing::info!("manager serving; Ctrl-C stops");
     shutdown_signal().await;
     let _ = tx.send(true);

@@ -17,6 +17,7 @@ use vine_coordinator::ops::{Coordinator, ErrorKind, OpsError};
 use vine_wbem::auth::Principal;
 
 use crate::problem::Problem;
+pub use register::Join;
 
 /// `/api/v1/events`.
 mod events;
@@ -30,6 +31,8 @@ mod metrics;
 mod policies;
 /// `/api/v1/pools`.
 mod pools;
+/// `/api/v1/hosts/register`: agents join with the join token.
+pub(crate) mod register;
 /// Server-sent events: `/api/v1/jobs/stream`, `/api/v1/events/stream`.
 pub(crate) mod stream;
 /// `/api/v1/vms`.
@@ -162,6 +165,7 @@ pub(crate) fn specs() -> Vec<Spec> {
         policies::spec(),
         metrics::spec(),
         stream::spec(),
+        register::spec(),
     ]
 }
 

@@ -94,6 +94,8 @@ struct State {
 pub struct Freshness {
     inventory: Arc<Inventory>,
     config: ListenerConfig,
+    /// `config.advertise`, settable once the listener's port is known.
+    advertise: std::sync::RwLock<String>,
     state: Mutex<State>,
     wake: Notify,
     indications: AtomicU64,
@@ -119,6 +121,7 @@ impl Freshness {
     pub fn new(inventory: Arc<Inventory>, config: ListenerConfig) -> Arc<Self> {
         Arc::new(Freshness {
             inventory,
+            advertise: std::sync::RwLock::new(config.advertise.clone()),
             config,
             state: Mutex::new(State::default()),
             wake: Notify::new(),
@@ -153,9 +156,22 @@ impl Freshness {
         hex(&hmac_sha256(&self.config.secret, host.as_bytes()))
     }
 
+    /// Sets the manager's WBEM URL as agents reach it (a listener on port
+    /// 0 knows its port only once bound). Subscriptions made before keep
+    /// the old URL until their host is subscribed again.
+    pub fn set_advertise(&self, url: &str) {
+        *self.advertise.write().unwrap_or_else(|e| e.into_inner()) = url.to_string();
+        self.lock().subscribed.clear();
+    }
+
     /// The URL `host`'s agent delivers to.
     pub fn destination(&self, host: &str) -> String {
-        let base = self.config.advertise.trim_end_matches('/');
+        let advertise = self
+            .advertise
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let base = advertise.trim_end_matches('/');
         let base = base.strip_suffix("/cimom").unwrap_or(base);
         let name = percent_encoding::utf8_percent_encode(host, percent_encoding::NON_ALPHANUMERIC);
         format!("{base}/cimom?host={name}&key={}", self.key(host))
@@ -201,6 +217,31 @@ impl Freshness {
             }
         }
         Ok(results)
+    }
+
+    /// Subscribes every host whose last resync found it up (at start, once
+    /// the listener runs), `parallel` at a time.
+    pub async fn subscribe_all(self: Arc<Self>, parallel: usize) {
+        let hosts = match self.inventory.hosts() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list hosts to subscribe");
+                return;
+            }
+        };
+        let up: Vec<String> = hosts
+            .into_iter()
+            .filter(|h| h.health == crate::inventory::HostHealth::Up)
+            .map(|h| h.name)
+            .collect();
+        for chunk in up.chunks(parallel.max(1)) {
+            let mut set = tokio::task::JoinSet::new();
+            for h in chunk {
+                let (me, h) = (self.clone(), h.clone());
+                set.spawn(async move { me.after_good_resync(&h).await });
+            }
+            while set.join_next().await.is_some() {}
+        }
     }
 
     async fn after_good_resync(&self, host: &str) {
@@ -310,7 +351,7 @@ impl Freshness {
                 Err(e) => return Err(err(e)),
             }
             self.subscribed.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(host, destination = %self.config.advertise, "subscribed to the agent's VM indications");
+            tracing::info!(host, "subscribed to the agent's VM indications");
         }
         Ok(())
     }
@@ -567,6 +608,26 @@ mod tests {
             },
         ))
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_marks_is_one_resync() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = freshness(dir.path());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(f.clone().run(async {
+            let _ = rx.await;
+        }));
+        for _ in 0..20 {
+            f.mark("host-a");
+        }
+        // host-a's agent (port 1) refuses at once: each resync is quick.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let n = f.stats().resyncs;
+        assert!((1..=2).contains(&n), "{n} resyncs for a burst of 20 marks");
+        assert!(f.lock().running.is_empty() && f.lock().dirty.is_empty());
+        let _ = tx.send(());
+        worker.await.unwrap();
     }
 
     #[test]

@@ -278,9 +278,11 @@ impl Exporter {
             .trim_matches(['[', ']'])
             .to_string();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let path = match uri.path() {
-            "" => "/".to_string(),
-            p => p.to_string(),
+        // The query too: a listener may name the sender there.
+        let path = match uri.path_and_query().map(|p| p.as_str()) {
+            None | Some("") => "/".to_string(),
+            Some(p) if p.starts_with('?') => format!("/{p}"),
+            Some(p) => p.to_string(),
         };
         Ok(Exporter {
             pool: Pool::new(&host, port, https.then_some(&config.tls))?,

@@ -12,6 +12,9 @@ targets=$(cargo fuzz list)
 for t in $targets; do
   echo "fuzz: $t for ${seconds}s"
   mkdir -p "fuzz/corpus/$t"
-  cargo fuzz run "$t" -- -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 2>&1 | tail -n 3
+  # New inputs go to fuzz/corpus/<t> (not in git); fuzz/seeds/<t> holds
+  # the checked-in seeds that crates/vine/tests/fuzz_seeds.rs also runs.
+  cargo fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+    -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 2>&1 | tail -n 3
 done
 echo "fuzz: no crash in $(echo $targets | wc -w) targets"

@@ -398,6 +398,13 @@ fn parse_stat(csv: &str) -> Result<Vec<ServerStatus>, LbError> {
     Ok(out)
 }
 
+/// [`parse_stat`] and the `show info` reader, for the fuzz targets in
+/// `fuzz/`: both read what the HAProxy process answers.
+#[doc(hidden)]
+pub fn fuzz_parse_stat(csv: &str) -> (Result<Vec<ServerStatus>, LbError>, Option<u32>) {
+    (parse_stat(csv), info_pid(csv))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

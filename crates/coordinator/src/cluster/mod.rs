@@ -6,5 +6,7 @@
 mod haproxy;
 mod lb;
 
+#[doc(hidden)]
+pub use haproxy::fuzz_parse_stat;
 pub use haproxy::{Haproxy, HaproxyConfig};
 pub use lb::{Backend, BackendState, Frontend, HealthCheck, LbError, LoadBalancer, ServerStatus};

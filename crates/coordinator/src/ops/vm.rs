@@ -30,6 +30,8 @@ mod requests;
 #[path = "vm_steps.rs"]
 pub(crate) mod steps;
 
+#[doc(hidden)]
+pub use requests::check_template;
 pub(crate) use requests::{busy_with, check_name};
 
 /// The handlers of the `vm.*` kinds.

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use crate::inventory::VmRecord;
 use crate::jobs::{JobId, JobRecord};
 use crate::placement::{self, Resources};
+use crate::vni::VmTemplate;
 
 use super::super::params::{
     CreateVm, DeleteVm, MigrateVm, PowerVm, ResizeVm, VM_CREATE, VM_DELETE, VM_MIGRATE, VM_POWER,
@@ -45,6 +46,21 @@ pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
              not starting with `-` or `.`"
         )))
     }
+}
+
+/// The checks of a VM template that need no state (name, vCPUs, memory):
+/// what [`Coordinator::create_vm`] asks first. Public for the fuzz targets
+/// in `fuzz/`.
+#[doc(hidden)]
+pub fn check_template(t: &VmTemplate) -> Result<()> {
+    check_name("VM", &t.name)?;
+    if t.vcpus == 0 || t.memory_mib == 0 {
+        return Err(OpsError::Invalid(format!(
+            "VM {} needs at least 1 vCPU and 1 MiB of memory (got {} vCPU, {} MiB)",
+            t.name, t.vcpus, t.memory_mib
+        )));
+    }
+    Ok(())
 }
 
 /// The active job acting on VM `vm`, if any: a lookup in the engine's
@@ -95,13 +111,7 @@ impl Coordinator {
         }
         let s = &self.services;
         let t = &p.template;
-        check_name("VM", &t.name)?;
-        if t.vcpus == 0 || t.memory_mib == 0 {
-            return Err(OpsError::Invalid(format!(
-                "VM {} needs at least 1 vCPU and 1 MiB of memory (got {} vCPU, {} MiB)",
-                t.name, t.vcpus, t.memory_mib
-            )));
-        }
+        check_template(t)?;
         if let Some(h) = &p.host {
             s.inventory.host(h)?;
         }

@@ -176,6 +176,24 @@ fn check_health(h: &HealthCheck) -> Result<()> {
     Ok(())
 }
 
+/// The checks of a `vs.create` that need no state (name, node count,
+/// template, health check): what [`Coordinator::create_vs`] asks first.
+/// Public for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub fn check_create(req: &CreateVs) -> Result<()> {
+    check_name(&req.name)?;
+    check_count(req.nodes)?;
+    if req.template.vcpus == 0 || req.template.memory_mib == 0 {
+        return Err(OpsError::Invalid(
+            "the node template needs at least 1 vCPU and 1 MiB of memory".into(),
+        ));
+    }
+    if let Some(h) = &req.health {
+        check_health(h)?;
+    }
+    Ok(())
+}
+
 fn demand(t: &VmTemplate) -> Resources {
     Resources::new(u64::from(t.vcpus), t.memory_mib)
 }
@@ -281,16 +299,7 @@ impl Coordinator {
     /// every node on a host of its own, front-end address), stores it and
     /// submits the `vs.create` job that makes its nodes and front end.
     pub fn create_vs(&self, req: CreateVs, owner: Option<&str>) -> Result<JobId> {
-        check_name(&req.name)?;
-        check_count(req.nodes)?;
-        if req.template.vcpus == 0 || req.template.memory_mib == 0 {
-            return Err(OpsError::Invalid(
-                "the node template needs at least 1 vCPU and 1 MiB of memory".into(),
-            ));
-        }
-        if let Some(h) = &req.health {
-            check_health(h)?;
-        }
+        check_create(&req)?;
         let s = &self.services;
         let _turn = s.vs.submit.lock().unwrap_or_else(|e| e.into_inner());
         if s.vservers.get(&req.name)?.is_some() {

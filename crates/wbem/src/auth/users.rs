@@ -336,7 +336,14 @@ fn read_file(path: &Path) -> Result<(Vec<UserEntry>, FileStamp)> {
             })
         }
     };
-    let file: UsersFile = toml::from_str(&text).map_err(|source| AuthError::ParseUsers {
+    Ok((parse_users(&text, path)?, stamp(path)))
+}
+
+/// The users in users-file text (`path` names it in errors); a name given
+/// twice is refused. Public for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub fn parse_users(text: &str, path: &Path) -> Result<Vec<UserEntry>> {
+    let file: UsersFile = toml::from_str(text).map_err(|source| AuthError::ParseUsers {
         path: path.to_owned(),
         source,
     })?;
@@ -348,14 +355,21 @@ fn read_file(path: &Path) -> Result<(Vec<UserEntry>, FileStamp)> {
             });
         }
     }
-    Ok((file.users, stamp(path)))
+    Ok(file.users)
+}
+
+/// The TOML that [`parse_users`] reads back as `users`. Public for the
+/// fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub fn render_users(users: &[UserEntry]) -> Result<String> {
+    toml::to_string(&UsersFile {
+        users: users.to_vec(),
+    })
+    .map_err(AuthError::SerializeUsers)
 }
 
 fn write_file(path: &Path, users: &[UserEntry]) -> Result<()> {
-    let body = toml::to_string(&UsersFile {
-        users: users.to_vec(),
-    })
-    .map_err(AuthError::SerializeUsers)?;
+    let body = render_users(users)?;
     let text = format!(
         "# vine users: manage with `vine user add|passwd|rm`.\n\
          # role is reader or admin; password is an argon2id hash.\n\n{body}"

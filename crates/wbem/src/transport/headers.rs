@@ -220,6 +220,50 @@ pub(crate) fn wants_trailers(headers: &HeaderMap) -> bool {
         })
 }
 
+/// Every check the transport makes on request headers, in its order, over
+/// a raw header block (`Name: value` lines as they arrive; lines hyper would
+/// refuse are dropped). Returns the outcome as text. Only for the fuzz
+/// targets in `fuzz/`, hence hidden.
+#[doc(hidden)]
+pub fn fuzz_check_header_block(raw: &[u8], mpost: bool) -> String {
+    let mut headers = HeaderMap::new();
+    for line in raw.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = http::HeaderName::from_bytes(&line[..colon]);
+        let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            headers.append(name, value);
+        }
+    }
+    let ns = if mpost {
+        match mpost_namespace(&headers) {
+            Some(ns) => Some(ns),
+            None => return "not extended".to_owned(),
+        }
+    } else {
+        None
+    };
+    let cim = match &ns {
+        Some(ns) => CimHeaders::mpost(&headers, ns),
+        None => CimHeaders::post(&headers),
+    };
+    format!(
+        "{ns:?} {:?} {:?} {}",
+        check_cim_headers(&cim),
+        check_content_type(&headers),
+        wants_trailers(&headers)
+    )
+}
+
+/// [`uri_decode`] for the fuzz targets.
+#[doc(hidden)]
+pub fn fuzz_uri_decode(s: &str) -> Option<String> {
+    uri_decode(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,8 @@ mod service;
 pub mod tls;
 
 pub use cim_error::CimErrorHeader;
+#[doc(hidden)]
+pub use headers::{fuzz_check_header_block, fuzz_uri_decode};
 pub use server::{serve, RunningServer};
 
 /// Boxed future returned by the handler traits (no `async_trait` needed).

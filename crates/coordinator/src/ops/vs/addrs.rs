@@ -94,12 +94,19 @@ impl AddrFile {
 impl NodeAddrs for AddrFile {
     async fn resolve(&self, host: &str, vm: &str, port: Option<u16>) -> Option<SocketAddr> {
         let text = tokio::fs::read_to_string(&self.path).await.ok()?;
-        let table = parse(&text);
-        let found = table
-            .get(&format!("{host}/{vm}"))
-            .or_else(|| table.get(vm))?;
-        to_addr(found, port)
+        lookup(&text, host, vm, port)
     }
+}
+
+/// The address file text `text` gives node `vm` on `host`: its
+/// `<host>/<vm>` line, else its `<vm>` line; `None` when neither gives a
+/// usable address.
+pub fn lookup(text: &str, host: &str, vm: &str, port: Option<u16>) -> Option<SocketAddr> {
+    let table = parse(text);
+    let found = table
+        .get(&format!("{host}/{vm}"))
+        .or_else(|| table.get(vm))?;
+    to_addr(found, port)
 }
 
 /// The file's lines as key → address text (later lines win).

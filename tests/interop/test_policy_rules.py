@@ -158,3 +158,31 @@ def test_pywbemcli_lists_the_rule(up):
                        env={**os.environ, "PYWBEMCLI_TERMWIDTH": "200"})
     assert r.returncode == 0, r.stderr + r.stdout
     assert "interop" in r.stdout
+
+
+def test_pywbem_applies_and_rolls_back_through_the_rule_methods(up):
+    conn = up.conn()
+    if not conn.EnumerateInstanceNames("VINE_PolicyRule"):
+        up.apply(POLICY.format(upper=0.8))
+    rule = conn.EnumerateInstanceNames("VINE_PolicyRule")[0]
+    before = conn.GetInstance(rule)["Version"]
+
+    # A file with problems: refused with where they are, nothing stored.
+    bad = POLICY.format(upper=0.05)  # upper below lower
+    with pytest.raises(CIMError) as e:
+        conn.InvokeMethod("ApplyVersion", rule, PolicyText=bad)
+    assert e.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+    assert "PolicyText:" in e.value.status_description
+    assert conn.GetInstance(rule)["Version"] == before
+
+    rc, out = conn.InvokeMethod("ApplyVersion", rule, PolicyText=POLICY.format(upper=0.66))
+    assert rc == 0
+    assert out["Version"]["InstanceID"] == f"VINE:interop/{before + 1}"
+    assert conn.GetInstance(rule)["CPUUpperThreshold"] == pytest.approx(0.66)
+
+    rc, out = conn.InvokeMethod("Rollback", rule, Version=pywbem.Uint32(1))
+    assert rc == 0
+    now = conn.GetInstance(rule)
+    assert now["Version"] == before + 2
+    assert now["Note"] == "rollback to version 1"
+    assert now["AppliedBy"] == "admin"

@@ -17,7 +17,7 @@ use crate::assoc::{AssocProvider, ASSOC_CLASSES};
 use crate::context::ManagerContext;
 use crate::jobs::JobProvider;
 use crate::paths;
-use crate::policies::{PolicyProvider, POLICY_CLASSES};
+use crate::policies::{PolicyProvider, POLICY_CLASSES, POLICY_RULE};
 use crate::pools::PoolProvider;
 use crate::service::ServiceProvider;
 use crate::systems::SystemsProvider;
@@ -64,6 +64,7 @@ pub fn install(registry: &mut Registry, profiles: &mut ProfileTable, ctx: Manage
     for class in POLICY_CLASSES {
         registry.register_instances(ns, class, policies.clone());
     }
+    registry.register_methods(ns, POLICY_RULE, policies);
 
     let assoc = Arc::new(AssocProvider::new(ctx));
     for class in ASSOC_CLASSES {

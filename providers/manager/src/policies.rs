@@ -11,17 +11,23 @@
 //! Keys: a rule is scoped by the data centre (SystemCreationClassName
 //! `VINE_DataCenter`, SystemName its name), PolicyRuleName the policy's
 //! name; a version's InstanceID is `VINE:<policy>/<version>`. Policies
-//! are applied over REST or `vine policy apply`; here they are read-only.
+//! are applied over REST, `vine policy apply`, or the rule's methods
+//! `ApplyVersion` and `Rollback` (the same checks and store).
 
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use vine_cim::{CimClass, CimDateTime, CimInstance, CimInstanceName, CimResult};
+use vine_cim::{
+    CimClass, CimDateTime, CimError, CimInstance, CimInstanceName, CimMethod, CimParamValue,
+    CimResult, CimValue,
+};
 use vine_coordinator::ops::OpsError;
 use vine_coordinator::policies::{self, PolicyVersion};
 use vine_coordinator::policy_loop::snapshot::label_strings;
 use vine_coordinator::pools::PoolView;
-use vine_wbem::provider::{InstanceProvider, RequestContext};
+use vine_wbem::provider::{
+    required_param, InstanceProvider, MethodProvider, MethodResult, MethodTarget, RequestContext,
+};
 use vine_workload::model::HostState;
 use vine_workload::policy::{Policy, Scope};
 
@@ -202,8 +208,87 @@ impl PolicyProvider {
         PolicyProvider { ctx }
     }
 
-    fn store_error(e: policies::PolicyError) -> vine_cim::CimError {
-        to_cim(&OpsError::Policy(e))
+    fn store_error(e: policies::PolicyError) -> CimError {
+        match e {
+            // Every problem with its place, as `vine policy check` shows them.
+            policies::PolicyError::Invalid { origin, problems } => CimError::invalid_parameter(
+                vine_workload::policy::render_problems(&origin, &problems)
+                    .trim_end()
+                    .to_string(),
+            ),
+            other => to_cim(&OpsError::Policy(other)),
+        }
+    }
+
+    /// The policy a method was called on (`None` on the class); an
+    /// instance that is not a stored policy of this data centre is
+    /// NOT_FOUND.
+    fn target(&self, target: &MethodTarget) -> CimResult<Option<String>> {
+        let MethodTarget::Instance(p) = target else {
+            return Ok(None);
+        };
+        let name = p.key_str("PolicyRuleName").unwrap_or_default().to_string();
+        let ours = rule_path(&self.ctx.name, &name);
+        let stored = self.ctx.coordinator.services.policies.active(&name).is_ok();
+        if !stored || !p.same_object(&ours) {
+            return Err(CimError::not_found(p.local()));
+        }
+        Ok(Some(name))
+    }
+
+    fn apply(
+        &self,
+        rc: &RequestContext,
+        on: Option<&str>,
+        params: &[CimParamValue],
+    ) -> CimResult<MethodResult> {
+        let text = match required_param(params, "PolicyText")? {
+            CimValue::String(s) => s.clone(),
+            _ => return Err(CimError::invalid_parameter("PolicyText must be a string")),
+        };
+        if let Some(name) = on {
+            // Checked before storing: a file naming another policy would
+            // otherwise be stored under that one.
+            if let Ok(p) = policies::check(&text, "PolicyText") {
+                if p.name != name {
+                    return Err(CimError::invalid_parameter(format!(
+                        "PolicyText names policy {:?}, not {name:?}; call ApplyVersion on \
+                         that policy's rule, or on the class",
+                        p.name
+                    )));
+                }
+            }
+        }
+        let v = self
+            .ctx
+            .coordinator
+            .services
+            .policies
+            .apply(&text, "PolicyText", Some(rc.user.as_str()))
+            .map_err(Self::store_error)?;
+        Ok(MethodResult::code(0)
+            .with_out("Version", version_path(&v.name, v.version))
+            .with_out("PolicyRule", rule_path(&self.ctx.name, &v.name)))
+    }
+
+    fn rollback(
+        &self,
+        rc: &RequestContext,
+        name: &str,
+        params: &[CimParamValue],
+    ) -> CimResult<MethodResult> {
+        let version = match required_param(params, "Version")? {
+            CimValue::Uint32(n) => *n,
+            _ => return Err(CimError::invalid_parameter("Version must be a uint32")),
+        };
+        let v = self
+            .ctx
+            .coordinator
+            .services
+            .policies
+            .rollback(name, version, Some(rc.user.as_str()))
+            .map_err(Self::store_error)?;
+        Ok(MethodResult::code(0).with_out("NewVersion", version_path(&v.name, v.version)))
     }
 
     fn instances(&self, class: &str) -> CimResult<Vec<CimInstance>> {
@@ -256,6 +341,34 @@ impl InstanceProvider for PolicyProvider {
         class: &CimClass,
     ) -> CimResult<Vec<CimInstance>> {
         self.instances(class.name.as_str())
+    }
+}
+
+#[async_trait]
+impl MethodProvider for PolicyProvider {
+    async fn invoke_method(
+        &self,
+        rc: &RequestContext,
+        _class: &CimClass,
+        target: &MethodTarget,
+        method: &CimMethod,
+        params: Vec<CimParamValue>,
+    ) -> CimResult<MethodResult> {
+        let on = self.target(target)?;
+        let m = &method.name;
+        if m.matches("ApplyVersion") {
+            self.apply(rc, on.as_deref(), &params)
+        } else if m.matches("Rollback") {
+            let name = on.ok_or_else(|| {
+                CimError::invalid_parameter("call Rollback on a VINE_PolicyRule instance")
+            })?;
+            self.rollback(rc, &name, &params)
+        } else {
+            Err(CimError::new(
+                vine_cim::CimStatus::MethodNotAvailable,
+                format!("VINE_PolicyRule has no method {m}"),
+            ))
+        }
     }
 }
 

@@ -8,7 +8,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use vine_cim::{CimStatus, CimValue};
+use vine_cim::{CimParamValue, CimStatus, CimValue};
 use vine_providers_manager::paths;
 use vine_providers_manager::policies::{rule_path, version_path};
 use vine_providers_manager::VINE_NS;
@@ -149,4 +149,125 @@ async fn stored_policies_are_policy_rules_with_versions_and_scope() {
         class.superclass.as_ref().map(|s| s.as_str()),
         Some("CIM_PolicyRule")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_are_applied_and_rolled_back_through_the_rule_methods() {
+    let a = agent("host-a", 1).await;
+    let m = manager(DC, vec![a], false).await;
+    let class = vine_cim::CimClassName {
+        class_name: "VINE_PolicyRule".into(),
+        namespace: Some(VINE_NS.into()),
+        host: None,
+    };
+    let apply_on_class = |text: String| {
+        let client = &m.client;
+        let class = class.clone();
+        async move {
+            client
+                .invoke_method(
+                    vine_cimxml::MethodTarget::Class(class),
+                    "ApplyVersion",
+                    vec![CimParamValue::new("PolicyText", text)],
+                )
+                .await
+        }
+    };
+
+    // On the class: a new policy.
+    let r = apply_on_class(text("web", "kind = \"datacenter\"", 0.9))
+        .await
+        .unwrap();
+    assert_eq!(rc(&r), 0, "{r:?}");
+    assert!(out_ref(&r, "Version").same_object(&version_path("web", 1)));
+    let rule = out_ref(&r, "PolicyRule");
+    assert!(rule.same_object(&rule_path(DC, "web")));
+    assert_eq!(
+        m.coordinator
+            .services
+            .policies
+            .active("web")
+            .unwrap()
+            .applied_by
+            .as_deref(),
+        Some(USER),
+        "applied as the CIM user"
+    );
+
+    // On the instance: its next version.
+    let r = m
+        .call(
+            &rule,
+            "ApplyVersion",
+            vec![CimParamValue::new(
+                "PolicyText",
+                text("web", "kind = \"datacenter\"", 0.7),
+            )],
+        )
+        .await
+        .unwrap();
+    assert!(out_ref(&r, "Version").same_object(&version_path("web", 2)));
+
+    // A file with problems changes nothing and says where they are.
+    let bad = text("web", "kind = \"datacenter\"", 0.7).replacen("lower = 0.1", "lower = 0.99", 1);
+    let e = m
+        .call(
+            &rule,
+            "ApplyVersion",
+            vec![CimParamValue::new("PolicyText", bad)],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), CimStatus::InvalidParameter, "{e}");
+    assert!(e.to_string().contains("PolicyText:"), "line:col given: {e}");
+    // A file naming another policy is refused on this rule.
+    let e = m
+        .call(
+            &rule,
+            "ApplyVersion",
+            vec![CimParamValue::new(
+                "PolicyText",
+                text("other", "kind = \"datacenter\"", 0.7),
+            )],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), CimStatus::InvalidParameter, "{e}");
+    assert_eq!(
+        m.coordinator
+            .services
+            .policies
+            .history("web")
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(m.coordinator.services.policies.active("other").is_err());
+
+    // Rollback to 1: version 3 with version 1's text, now active.
+    let r = m
+        .call(&rule, "Rollback", vec![CimParamValue::new("Version", 1u32)])
+        .await
+        .unwrap();
+    assert!(out_ref(&r, "NewVersion").same_object(&version_path("web", 3)));
+    let now = m.get(&rule).await.unwrap();
+    assert_eq!(uint(&now, "Version"), 3);
+    assert_eq!(now.get("CPUUpperThreshold"), Some(&CimValue::Real64(0.9)));
+    assert_eq!(now.get_str("Note"), Some("rollback to version 1"));
+    let e = m
+        .call(&rule, "Rollback", vec![CimParamValue::new("Version", 9u32)])
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), CimStatus::NotFound, "{e}");
+
+    // A rule that is not stored is not found.
+    let e = m
+        .call(
+            &rule_path(DC, "nope"),
+            "Rollback",
+            vec![CimParamValue::new("Version", 1u32)],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), CimStatus::NotFound, "{e}");
 }

@@ -7,6 +7,7 @@
 //! seconds came through an indication.
 
 mod jobs_support;
+mod up_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -16,8 +17,8 @@ use std::time::{Duration, Instant};
 use jobs_support::{free_port, inventory, vni, AgentSpec, Proc, PASSWORD};
 use serde_json::Value;
 use vine_console::ApiClient;
-use vine_coordinator::vni::VmTemplate;
-use vine_wbem::client::{EnumArgs, TlsVerify};
+use vine_coordinator::vni::{AgentConn, VmTemplate};
+use vine_wbem::client::{ClientConfig, EnumArgs, TlsVerify};
 
 /// A manager with self-registration, and where its token and certificate are.
 struct Joinable {
@@ -65,6 +66,9 @@ fn start_manager(dir: &Path) -> Joinable {
             "127.0.0.1:0",
         ])
         .args(["--resync-secs", "600", "--haproxy", "off"])
+        // Nothing else that reads agents runs: what the manager learns
+        // between registrations comes from indications.
+        .args(["--policy-interval", "0", "--metrics-interval", "0"])
         .arg("--state-dir")
         .arg(&state)
         .env("VINE_ADMIN_PASSWORD", PASSWORD)
@@ -327,4 +331,63 @@ async fn agents_join_and_indications_keep_the_inventory_fresh() {
         .await
         .unwrap();
     assert_eq!(subs.len(), 1, "{subs:#?}");
+}
+
+/// `vine up` runs its agents in-process and lists them directly; the
+/// manager subscribes to them all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vine_up_hosts_send_indications_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = up_support::vine_up(
+        dir.path(),
+        1,
+        0,
+        &[
+            "--resync-secs",
+            "600",
+            "--haproxy",
+            "off",
+            "--policy-interval",
+            "0",
+            "--metrics-interval",
+            "0",
+        ],
+    );
+    let api = ApiClient::new(&up.api, "admin", &up.password, TlsVerify::Insecure).unwrap();
+    let (name, url) = up.agents[0].clone();
+    let conn = AgentConn::new(&ClientConfig {
+        url,
+        user: "admin".into(),
+        password: up.password.clone(),
+        tls: TlsVerify::Insecure,
+        timeout: Duration::from_secs(30),
+    })
+    .unwrap();
+    // The manager subscribes in the background once it serves.
+    until(
+        Duration::from_secs(10),
+        "the manager subscribes",
+        || async {
+            let subs = conn
+                .wbem()
+                .enumerate_instances(
+                    "root/interop",
+                    "CIM_IndicationSubscription",
+                    &EnumArgs::default(),
+                )
+                .await
+                .ok()?;
+            (subs.len() == 1).then_some(())
+        },
+    )
+    .await;
+    conn.define_vm(&template("up-vm")).await.unwrap();
+    let (_, took) = until(
+        Duration::from_secs(5),
+        "vine up's manager sees the VM",
+        || async { has_vm(&api, "up-vm", &name).await.then_some(()) },
+    )
+    .await;
+    eprintln!("vine up: defined on the agent → in /vms after {took:?}");
+    up.stop();
 }

@@ -193,7 +193,7 @@ pub(crate) fn spec() -> Spec {
             "responses": {"200": {"description": "rounds: {policy, version, round, at, dry_run, hot, cold, held, unresolved, notes, commands[{what, reason, outcome, error, job}]}"}}}
     }));
     s.paths.insert("/api/v1/policies/explain".into(), json!({
-        "post": {"summary": "what a policy would do to the live data centre now: the snapshot the policy loop would build, a fresh engine run once, nothing sent",
+        "post": {"summary": "what a policy would do to the live data centre now: the snapshot the policy loop would build, a fresh engine run once (no usage history, cool-downs or hourly budget spent yet: the loop, which has them, may do less), nothing sent",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {
                 "type": "object", "additionalProperties": false,
                 "description": "either `text` (a policy file, not stored) or `name` (a stored policy; its active version unless `version` is given)",

@@ -118,18 +118,9 @@ async fn respond(
     let user = match authenticate(shared, req.headers()).await {
         Some(u) => Some(u),
         None if open_export(shared, req.headers(), &style) => None,
-        None => {
-            let resp = style
-                .start(StatusCode::UNAUTHORIZED)
-                .header(header::WWW_AUTHENTICATE, shared.challenge.clone());
-            return (finish(resp, ResponseBody::empty()), None);
-        }
+        None => return (unauthorized(shared, &style), None),
     };
     let name = user.as_ref().map(|u| u.name.clone());
-    let user = user.unwrap_or(Principal {
-        name: String::new(),
-        role: Role::Reader,
-    });
     let query = req.uri().query().map(str::to_owned);
 
     let cim = match &style.ns {
@@ -139,6 +130,16 @@ async fn respond(
     let checked = match headers::check_cim_headers(&cim) {
         Ok(c) => c,
         Err(e) => return (rejected(&style, e), name),
+    };
+    // Only an export may come without credentials: a request that also
+    // carries CIMOperation is an operation, and operations need a user.
+    let user = match (user, &checked.kind) {
+        (Some(u), _) => u,
+        (None, RequestKind::Export { .. }) => Principal {
+            name: String::new(),
+            role: Role::Reader,
+        },
+        (None, RequestKind::Operation { .. }) => return (unauthorized(shared, &style), None),
     };
     if let Err(e) = headers::check_content_type(req.headers()) {
         return (rejected(&style, e), name);
@@ -203,6 +204,13 @@ async fn respond(
         }
     };
     (resp, name)
+}
+
+fn unauthorized(shared: &Shared, style: &Style) -> Response<ResponseBody> {
+    let resp = style
+        .start(StatusCode::UNAUTHORIZED)
+        .header(header::WWW_AUTHENTICATE, shared.challenge.clone());
+    finish(resp, ResponseBody::empty())
 }
 
 /// An export request to a handler that checks senders itself: it may come

@@ -195,7 +195,9 @@ impl Engine {
                 core: host.core_capacity,
                 mem: host.mem_mb,
                 on: host.powered_on,
-                eligible: in_scope && labels_ok && !held,
+                // A host in maintenance takes nothing, yet is not held:
+                // its VMs may still leave.
+                eligible: in_scope && labels_ok && !held && !host.maintenance,
                 held,
                 hot,
                 cold,

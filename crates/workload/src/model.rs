@@ -63,6 +63,9 @@ pub struct HostState {
     /// reached now): the host is then held.
     #[serde(default)]
     pub reported_at: Option<f64>,
+    /// In maintenance: it takes no VMs, but its own may still leave.
+    #[serde(default)]
+    pub maintenance: bool,
 }
 
 fn yes() -> bool {

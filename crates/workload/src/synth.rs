@@ -38,6 +38,7 @@ pub fn snapshot(hosts: usize, vms: usize, round: u64, time_s: f64) -> Snapshot {
             labels: vec![],
             powered_on: true,
             reported_at: Some(time_s),
+            maintenance: false,
         })
         .collect();
     let vs = (0..vms)

@@ -195,6 +195,7 @@ fn labelled(name: &str, labels: Vec<String>) -> HostState {
         labels,
         powered_on: true,
         reported_at: None,
+        maintenance: false,
     }
 }
 

@@ -144,6 +144,7 @@ mod tests {
             labels: Vec::new(),
             powered_on: true,
             reported_at: Some(100.0),
+            maintenance: false,
         }
     }
 

@@ -90,6 +90,8 @@ pub fn build(o: &Observed<'_>) -> Snapshot {
                     .get(&h.name)
                     .and_then(Utilization::sampled_at)
                     .map(secs),
+                // vm.migrate refuses such a destination: never plan one.
+                maintenance: h.maintenance,
             }
         })
         .collect();
@@ -401,6 +403,46 @@ mod tests {
             .collect();
         let p = plan(&bare, &vms, &u, rack);
         assert!(p.hot.is_empty() && p.commands.is_empty(), "{p:#?}");
+    }
+
+    #[test]
+    fn hosts_in_maintenance_take_no_vms_but_may_give_theirs_away() {
+        let (mut hosts, vms, u) = racks();
+        let p = plan(&hosts, &vms, &u, "");
+        let m = moves(&p);
+        assert_eq!(m.len(), 1, "{p:#?}");
+        assert!(m[0].ends_with(" a -> b"), "best fit is b: {m:?}");
+
+        // b in maintenance: vm.migrate would refuse it, so c instead.
+        hosts[1].maintenance = true;
+        let s = build(&Observed {
+            now: at(100),
+            hosts: &hosts,
+            vms: &vms,
+            usage: &u,
+            busy: &HashSet::new(),
+            services: &HashMap::new(),
+        });
+        assert!(s.hosts[1].maintenance && !s.hosts[0].maintenance);
+        let p = plan(&hosts, &vms, &u, "");
+        let m = moves(&p);
+        assert_eq!(m.len(), 1, "{p:#?}");
+        assert!(m[0].ends_with(" a -> c"), "{m:?}");
+
+        // b and c both closed: nowhere to go, said so, nothing planned.
+        hosts[2].maintenance = true;
+        let p = plan(&hosts, &vms, &u, "");
+        assert!(p.commands.is_empty(), "{p:#?}");
+        assert_eq!(p.unresolved, ["a"]);
+
+        // The hot host itself in maintenance is not held: its VM leaves.
+        let (mut hosts, vms, u) = racks();
+        hosts[0].maintenance = true;
+        let p = plan(&hosts, &vms, &u, "");
+        assert!(p.held.is_empty(), "{p:#?}");
+        let m = moves(&p);
+        assert_eq!(m.len(), 1, "{p:#?}");
+        assert!(m[0].ends_with(" a -> b"), "{m:?}");
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub fn snapshot(dc: &Datacenter, t: f64) -> (Snapshot, Vec<usize>) {
             labels: Vec::new(),
             powered_on: h.util_mips > 0.0,
             reported_at: Some(t),
+            maintenance: false,
         })
         .collect();
     let mut index = Vec::new();

@@ -98,6 +98,7 @@ mod tests {
             labels: vec![],
             powered_on: true,
             reported_at: Some(0.0),
+            maintenance: false,
         };
         let v = |n: &str, host| VmState {
             name: n.into(),

@@ -134,6 +134,7 @@ mod tests {
             labels: vec![],
             powered_on: true,
             reported_at: Some(t),
+            maintenance: false,
         };
         Snapshot {
             time_s: t,

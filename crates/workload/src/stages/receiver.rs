@@ -116,6 +116,7 @@ mod tests {
             labels: vec![],
             powered_on: true,
             reported_at: Some(t),
+            maintenance: false,
         }
     }
 

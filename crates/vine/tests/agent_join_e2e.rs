@@ -54,17 +54,20 @@ fn lines_with(child: &mut std::process::Child, prefixes: &[&str]) -> Vec<String>
 }
 
 fn start_manager(dir: &Path) -> Joinable {
+    start_manager_on(dir, "127.0.0.1:0", None)
+}
+
+/// `vine manager` with its API on `api`; its join token from
+/// `token_file`, else the one it generates.
+fn start_manager_on(dir: &Path, api: &str, token_file: Option<&Path>) -> Joinable {
     let state = dir.join("manager");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vine"))
-        .arg("manager")
-        .args([
-            "--http",
-            "127.0.0.1:0",
-            "--https",
-            "off",
-            "--api",
-            "127.0.0.1:0",
-        ])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vine"));
+    cmd.arg("manager");
+    if let Some(f) = token_file {
+        cmd.arg("--join-token-file").arg(f);
+    }
+    let mut child = cmd
+        .args(["--http", "127.0.0.1:0", "--https", "off", "--api", api])
         .args(["--resync-secs", "600", "--haproxy", "off"])
         // Nothing else that reads agents runs: what the manager learns
         // between registrations comes from indications.
@@ -86,7 +89,9 @@ fn start_manager(dir: &Path) -> Joinable {
         api,
         api_url,
         wbem: got[1].clone(),
-        token_file: state.join("join-token"),
+        token_file: token_file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| state.join("join-token")),
         ca_file: state.join("tls").join("cert.pem"),
         join_line: got[2].clone(),
     }
@@ -100,6 +105,19 @@ fn agent_cmd(
     token_file: &Path,
     labels: &[&str],
 ) -> Command {
+    agent_cmd_for(dir, a, &m.api_url, Some(&m.ca_file), token_file, labels)
+}
+
+/// `vine agent` for `a` that joins the manager at `api_url`, checking its
+/// certificate against `ca` (or not at all).
+fn agent_cmd_for(
+    dir: &Path,
+    a: &AgentSpec,
+    api_url: &str,
+    ca: Option<&Path>,
+    token_file: &Path,
+    labels: &[&str],
+) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vine"));
     cmd.arg("agent")
         .arg("--test-host")
@@ -108,11 +126,13 @@ fn agent_cmd(
         .arg("--state-dir")
         .arg(dir.join(format!("agent-{}", a.name)))
         .args(["--host-name", &a.name])
-        .args(["--manager", &m.api_url])
+        .args(["--manager", api_url])
         .arg("--join-token-file")
-        .arg(token_file)
-        .arg("--manager-ca-file")
-        .arg(&m.ca_file);
+        .arg(token_file);
+    match ca {
+        Some(f) => cmd.arg("--manager-ca-file").arg(f),
+        None => cmd.arg("--manager-insecure"),
+    };
     for l in labels {
         cmd.args(["--label", l]);
     }
@@ -390,4 +410,32 @@ async fn vine_up_hosts_send_indications_too() {
     .await;
     eprintln!("vine up: defined on the agent → in /vms after {took:?}");
     up.stop();
+}
+
+/// An agent that starts before its manager keeps trying, and joins once
+/// the manager is there (here with a token the operator chose).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_started_before_its_manager_joins_when_it_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let token = d.join("chosen-token");
+    std::fs::write(&token, "a-token-the-operator-chose\n").unwrap();
+    let api = format!("127.0.0.1:{}", free_port());
+    let a = AgentSpec::new("early");
+    let mut child = agent_cmd_for(d, &a, &format!("https://{api}"), None, &token, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert_eq!(lines_with(&mut child, &["wbem: "]).remove(0), a.url());
+    let _agent = Proc { child };
+    // Let it fail at least once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let m = start_manager_on(d, &api, Some(&token));
+    let (h, took) = until(Duration::from_secs(20), "the early agent joins", || async {
+        host(&m.api, &a.name).await.filter(|h| h["health"] == "Up")
+    })
+    .await;
+    assert_eq!(h["url"], a.url());
+    eprintln!("the early agent joined {took:?} after the manager started");
 }

@@ -9,7 +9,8 @@
 //! 3. `GET /api/v1/vms` (every VM, JSON) is timed over REST, and so is the
 //!    real `vine vm ls` command (process start, request, table).
 //! 4. K `vm.create` jobs are submitted through REST at once and followed to
-//!    the end: jobs/s from first submit to last success.
+//!    the end: jobs/s from first submit to last success, and each POST's
+//!    latency (the checks before a job is stored, while earlier jobs run).
 //! 5. With `--serve`, the manager and agents keep running afterwards and
 //!    the console's URL and password are printed: how the console copes
 //!    with 1,000 hosts is measured against it (`console_e2e`'s
@@ -311,13 +312,16 @@ pub async fn run(a: ManagerBenchArgs) -> Result<()> {
     // 4. Create throughput.
     let t = Instant::now();
     let mut jobs = Vec::new();
+    let mut post_lat = Vec::new();
     for i in 0..a.creates {
+        let one = Instant::now();
         let r = client
             .post(
                 "/vms",
                 &json!({"template": {"name": format!("bench-{i}"), "vcpus": 1, "memory_mib": 256}}),
             )
             .await?;
+        post_lat.push(one.elapsed());
         jobs.push(r["job"].as_str().unwrap_or_default().to_string());
     }
     let submitted = t.elapsed();
@@ -345,6 +349,8 @@ pub async fn run(a: ManagerBenchArgs) -> Result<()> {
         a.creates,
         ms(submitted)
     );
+    let (p50, p99) = percentiles(&mut post_lat);
+    println!("POST /api/v1/vms (while jobs run) p50 {p50:>7.1} ms   p99 {p99:>7.1} ms");
     if a.serve {
         m.print_urls();
         println!("user: admin  password: {PASSWORD}");

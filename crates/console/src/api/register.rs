@@ -74,7 +74,8 @@ fn check_name(n: &str) -> Result<(), Problem> {
         Ok(())
     } else {
         Err(bad(format!(
-            "name `{n}`: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            "name `{n}`: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit \
+             (vine agent --host-name sets it)"
         )))
     }
 }

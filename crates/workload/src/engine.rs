@@ -223,6 +223,7 @@ impl Engine {
                 host: vm.host.min(nh),
                 demand: demand[i],
                 peak: peak[i],
+                cores: f64::from(vm.vcpus.max(1)),
                 mem: vm.mem_mb,
                 movable: movable[i],
                 group: groups.get(vm.name.as_str()).copied(),

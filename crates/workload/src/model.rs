@@ -38,7 +38,7 @@ pub struct HostState {
     pub name: String,
     /// CPU capacity (MIPS, or cores × 1000 — any unit shared with VMs).
     pub cpu_capacity: f64,
-    /// The most one VM core can get here (one physical core).
+    /// The most one virtual CPU can get here (one physical core).
     pub core_capacity: f64,
     /// Memory in MB.
     #[serde(default)]
@@ -72,6 +72,10 @@ fn yes() -> bool {
     true
 }
 
+fn one() -> u32 {
+    1
+}
+
 fn missing() -> f64 {
     f64::NAN
 }
@@ -89,6 +93,11 @@ pub struct VmState {
     pub host: usize,
     /// CPU size (same unit as host capacity).
     pub cpu_size: f64,
+    /// Virtual CPUs: its demand may spread over this many host cores at
+    /// once, each no more than `HostState::core_capacity` (CloudSim's
+    /// VMs, and an absent field, have one).
+    #[serde(default = "one")]
+    pub vcpus: u32,
     /// CPU in use now; NaN (JSON `null` or absent) or negative means the
     /// sample is missing.
     #[serde(default = "missing", deserialize_with = "nan_if_null")]

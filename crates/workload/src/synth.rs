@@ -51,6 +51,7 @@ pub fn snapshot(hosts: usize, vms: usize, round: u64, time_s: f64) -> Snapshot {
                 name: format!("v{i}"),
                 host,
                 cpu_size: 1_000.0,
+                vcpus: 1,
                 cpu_used: 1_000.0 * u,
                 mem_mb: 1_024.0,
                 net_mbps: 10.0,

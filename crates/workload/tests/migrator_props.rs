@@ -37,6 +37,7 @@ fn case() -> impl Strategy<Value = (Vec<HostView>, Vec<VmView>, Rules)> {
                 host,
                 demand,
                 peak: demand,
+                cores: 1.0,
                 mem: 0.0,
                 movable,
                 group,

@@ -153,6 +153,7 @@ mod tests {
             name: name.into(),
             host,
             cpu_size: 1000.0,
+            vcpus: 1,
             cpu_used: used,
             mem_mb: 512.0,
             net_mbps: 0.0,

@@ -121,6 +121,9 @@ pub fn build(o: &Observed<'_>) -> Snapshot {
             name: v.name.clone(),
             host,
             cpu_size: size,
+            // Each vCPU may use one whole core: a 2-vCPU VM peaking at
+            // 1.8 cores still fits a host whose cores are 1000 each.
+            vcpus: v.vcpus.unwrap_or(1).max(1),
             cpu_used: sample.map_or(f64::NAN, |f| f * size),
             mem_mb: v.memory_mib.unwrap_or(0) as f64,
             net_mbps: 0.0,
@@ -443,6 +446,36 @@ mod tests {
         let m = moves(&p);
         assert_eq!(m.len(), 1, "{p:#?}");
         assert!(m[0].ends_with(" a -> b"), "{m:?}");
+    }
+
+    #[test]
+    fn a_busy_two_vcpu_vm_moves_live() {
+        // x uses 1.8 of its 2 vCPUs and makes a hot; one core is 1000,
+        // so the move is possible only if each vCPU gets its own core.
+        let hosts = [host("a", 2), host("b", 8)];
+        let vms = [
+            vm("x", "a", 2, VmState::Running),
+            vm("w", "b", 1, VmState::Running),
+        ];
+        let mut u = HashMap::new();
+        u.insert("a".to_string(), usage(100, &[("x", Some(0.9))]));
+        u.insert("b".to_string(), usage(100, &[("w", Some(0.0))]));
+        let s = build(&Observed {
+            now: at(100),
+            hosts: &hosts,
+            vms: &vms,
+            usage: &u,
+            busy: &HashSet::new(),
+            services: &HashMap::new(),
+        });
+        assert_eq!(
+            (s.vms[0].vcpus, s.vms[0].cpu_used, s.hosts[1].core_capacity),
+            (2, 1800.0, 1000.0)
+        );
+        let p = plan(&hosts, &vms, &u, "");
+        assert_eq!(p.hot, ["a"]);
+        assert_eq!(moves(&p), ["migrate x a -> b"], "{p:#?}");
+        assert!(p.unresolved.is_empty());
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub fn snapshot(dc: &Datacenter, t: f64) -> (Snapshot, Vec<usize>) {
             name: format!("vm-{i}"),
             host,
             cpu_size: v.spec.mips,
+            // The experiment's VMs have one PE each, as in CloudSim.
+            vcpus: 1,
             cpu_used: v.requested,
             mem_mb: 0.0,
             net_mbps: 0.0,

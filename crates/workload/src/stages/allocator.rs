@@ -102,6 +102,7 @@ mod tests {
             name: format!("web-{i}"),
             host: 0,
             cpu_size: 100.0,
+            vcpus: 1,
             cpu_used: used,
             mem_mb: 0.0,
             net_mbps: 0.0,

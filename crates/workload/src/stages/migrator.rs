@@ -27,7 +27,7 @@ use crate::policy::{Destination, VmChoice};
 pub struct HostView {
     /// CPU capacity.
     pub cpu: f64,
-    /// Largest single VM core it can serve.
+    /// The most one virtual CPU can get here (one physical core).
     pub core: f64,
     /// Memory capacity (MB); 0 means memory is not a constraint.
     pub mem: f64,
@@ -54,8 +54,10 @@ pub struct VmView {
     pub host: usize,
     /// Forecast CPU demand with headroom.
     pub demand: f64,
-    /// Largest recent demand (must fit one host core).
+    /// Largest recent demand (must fit `cores` host cores).
     pub peak: f64,
+    /// Its virtual CPUs, each served by at most one host core.
+    pub cores: f64,
     /// Memory (MB).
     pub mem: f64,
     /// Not cooling down, not migrating, not pinned.
@@ -245,7 +247,7 @@ impl<'a> Table<'a> {
         if !host.eligible || host.held || host.hot || self.draining[h] || h == vm.host {
             return false;
         }
-        if vm.peak > host.core || self.load[h] + vm.demand > self.mark() * host.cpu {
+        if vm.peak > host.core * vm.cores || self.load[h] + vm.demand > self.mark() * host.cpu {
             return false;
         }
         if host.mem > 0.0 && self.mem[h] + vm.mem > self.rules.mem_upper * host.mem {
@@ -492,6 +494,7 @@ mod tests {
             host,
             demand,
             peak: demand,
+            cores: 1.0,
             mem: 0.0,
             movable: true,
             group: None,
@@ -522,6 +525,23 @@ mod tests {
         assert_eq!(p.moves[0].vm, 1);
         // Best fit: host 1 (40 + 25 = 65 <= 70) over the empty host 2.
         assert_eq!(p.moves[0].to, 1);
+    }
+
+    #[test]
+    fn each_vcpu_needs_a_core_of_its_own_not_the_whole_vm() {
+        // Mark 140 on host 0 (200), 210 on host 1 (300).
+        let mut hs = vec![host(200.0), host(300.0)];
+        hs[0].hot = true;
+        for h in &mut hs {
+            h.core = 100.0;
+        }
+        // Peaks at 150: more than one core, within two.
+        let mut one = vm(0, 150.0);
+        let p = plan(&hs, std::slice::from_ref(&one), &rules());
+        assert!(p.moves.is_empty() && p.unresolved == [0], "{p:?}");
+        one.cores = 2.0;
+        let p = plan(&hs, &[one], &rules());
+        assert_eq!((p.moves.len(), p.moves[0].to), (1, 1), "{p:?}");
     }
 
     #[test]

@@ -104,6 +104,7 @@ mod tests {
             name: n.into(),
             host,
             cpu_size: 1.0,
+            vcpus: 1,
             cpu_used: 0.1,
             mem_mb: 0.0,
             net_mbps: 0.0,

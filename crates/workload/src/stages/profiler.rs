@@ -143,6 +143,7 @@ mod tests {
                 name: "v".into(),
                 host,
                 cpu_size: 10.0,
+                vcpus: 1,
                 cpu_used: used,
                 mem_mb: 0.0,
                 net_mbps: 0.0,

@@ -125,6 +125,7 @@ mod tests {
             name: name.into(),
             host,
             cpu_size: 500.0,
+            vcpus: 1,
             cpu_used: used,
             mem_mb: 0.0,
             net_mbps: 0.0,

@@ -1,7 +1,7 @@
 // Policies: the stored list, and one policy's editor — validated as you
 // type (`POST /policies/check`), explained (what the engine would do now),
 // applied as a new version, its versions compared with the text and
-// rolled back to. Readers read; only admins apply and roll back.
+// rolled back to. Readers read and explain; only admins apply and roll back.
 
 import * as api from "./api.js";
 import { h, fill, when, ask, toast, unavailable, every } from "./dom.js";
@@ -103,8 +103,8 @@ function editorPage(main, { signal, canWrite }, name) {
   });
   const applyBtn = canWrite ? h("button", { type: "button", id: "policy-apply", "data-action": "apply", onclick: apply }, "Apply") : null;
   const revertBtn = canWrite ? h("button", { type: "button", class: "quiet", id: "policy-revert", onclick: revert, disabled: true }, "Undo edits") : null;
-  // The API takes explain as a change (POST), which readers may not send.
-  const explainBtn = canWrite ? h("button", { type: "button", class: "quiet", id: "policy-explain-btn", onclick: explain }, "Explain") : null;
+  // Explain changes nothing: readers may ask it too (the API lets them).
+  const explainBtn = h("button", { type: "button", class: "quiet", id: "policy-explain-btn", onclick: explain }, "Explain");
 
   fill(main,
     h("p", {}, h("a", { href: "#/policies" }, "← Policies")),
@@ -113,7 +113,7 @@ function editorPage(main, { signal, canWrite }, name) {
       h("section", { class: "panel", "aria-labelledby": "pe-h" },
         h("h2", { id: "pe-h" }, canWrite ? "Edit" : "Text"),
         editor.el,
-        canWrite ? status : h("p", { class: "muted small" }, "Readers see the text; admins edit, explain and apply it."),
+        canWrite ? status : h("p", { class: "muted small" }, "Readers see and explain the text; admins edit and apply it."),
         h("div", { class: "actions" }, applyBtn, explainBtn, revertBtn),
         explainBox),
       h("div", {},
@@ -292,7 +292,7 @@ function editorPage(main, { signal, canWrite }, name) {
       // No such route: 404 "no such resource", or 405 where the route
       // `/policies/{name}` takes the path.
       if ((e.status === 404 && /no such resource/.test(e.message)) || e.status === 405) why = "this manager cannot explain policies yet (POST /api/v1/policies/explain is not there).";
-      else if (e.status === 403) why = "explaining needs the admin role.";
+      else if (e.status === 403) why = "this manager lets only admins explain (it predates readers' explain).";
       else if (e.problem && Array.isArray(e.problem.problems)) { why = "the text has problems; fix them first."; editor.setProblems(e.problem.problems); }
       else why = e.message;
       fill(explainBox, h("p", { class: "error", id: "explain-error" }, `Cannot explain: ${why}`));

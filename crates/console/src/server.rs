@@ -373,7 +373,10 @@ async fn handle_whole(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>
             Err(p) => return problem_response(&p, challenge),
         };
     let principal = caller.principal;
-    if !is_read(&method) && principal.role != Role::Admin {
+    if !is_read(&method)
+        && principal.role != Role::Admin
+        && !crate::api::read_only_post(&method, rest)
+    {
         return problem_response(
             &Problem::new(
                 StatusCode::FORBIDDEN,

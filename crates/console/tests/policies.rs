@@ -1,7 +1,8 @@
 //! `/api/v1/policies` over a real socket: a policy is checked as the
 //! console's editor types, applied as a new version only when valid (a bad
 //! file is a 400 listing each problem with its line, and the last good
-//! version stays active), rolled back by version; readers may only read.
+//! version stays active), rolled back by version; readers may only read,
+//! check and explain (POSTs that change nothing).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,6 +155,40 @@ async fn policies_are_checked_versioned_and_rolled_back() {
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(403));
+
+    // Check and explain change nothing, so readers may send them too;
+    // every other POST stays the admins'.
+    let ok = reader
+        .post("/policies/check", &json!({"text": policy("web", "0.9")}))
+        .await
+        .unwrap();
+    assert_eq!(ok["valid"], true, "{ok}");
+    let bad = reader
+        .post("/policies/check", &json!({"text": bad_text}))
+        .await
+        .unwrap();
+    assert_eq!(bad["valid"], false, "{bad}");
+    let dry = reader
+        .post("/policies/explain", &json!({"name": "web"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (dry["policy"].as_str(), dry["dry_run"].as_bool()),
+        (Some("web"), Some(true)),
+        "{dry}"
+    );
+    let e = reader
+        .post("/policies/web/rollback", &json!({"version": 1}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    let e = reader
+        .post("/policies/check/x", &json!({"text": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "only those two paths: {e}");
+    let after: Vec<serde_json::Value> = reader.get("/policies/web/versions").await.unwrap();
+    assert_eq!(after.len(), history.len(), "the reader changed nothing");
     let e = admin
         .post("/policies", &json!({"txt": "x"}))
         .await

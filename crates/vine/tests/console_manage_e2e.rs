@@ -5,7 +5,7 @@
 //! applied, compared with its first version, rolled back, explained — and
 //! a virtual server created with two nodes, scaled to three and deleted,
 //! each change followed to its job's end. A reader then finds no control
-//! that changes anything, and a second `vine up --haproxy off` shows the
+//! that changes anything, yet may explain a policy (it changes nothing), and a second `vine up --haproxy off` shows the
 //! page saying its virtual server has no front end. Screenshots go to
 //! `target/console-screenshots/` (`VINE_DARK=1`: dark ones, `-dark`).
 //!
@@ -566,10 +566,20 @@ async fn policies_and_virtual_servers_through_the_console() {
         10,
     )
     .await;
-    assert_eq!(
-        count(&c, "#policy-apply, [data-rollback], #policy-explain-btn").await,
-        0
-    );
+    assert_eq!(count(&c, "#policy-apply, [data-rollback]").await, 0);
+    // Explain changes nothing: the reader has it, and gets an answer.
+    assert_eq!(count(&c, "#policy-explain-btn").await, 1);
+    click(&c, "#policy-explain-btn").await;
+    let outcome = wait_js(
+        &c,
+        "the reader's explanation",
+        "document.getElementById('policy-explain').dataset.state",
+        15,
+    )
+    .await;
+    let said = text(&c, "#policy-explain").await;
+    assert_eq!(outcome, "answered", "{said}");
+    assert!(said.contains("What the engine would do now"), "{said}");
     let ro = c
         .execute(
             "return document.getElementById('policy-text').readOnly",

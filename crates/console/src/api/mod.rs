@@ -29,6 +29,7 @@ mod jobs;
 mod metrics;
 /// `/api/v1/policies`: versions, check, apply, rollback.
 mod policies;
+pub(crate) use policies::read_only_post;
 /// `/api/v1/pools`.
 mod pools;
 /// `/api/v1/hosts/register`: agents join with the join token.

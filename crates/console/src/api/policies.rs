@@ -63,6 +63,16 @@ fn policy_problem(e: PolicyError) -> Problem {
     }
 }
 
+/// POSTs that change nothing (a check, a dry run): readers may send
+/// them too. `rest` is the path after `/api/v1/`.
+pub(crate) fn read_only_post(method: &Method, rest: &str) -> bool {
+    method == Method::POST
+        && matches!(
+            rest.trim_end_matches('/'),
+            "policies/check" | "policies/explain"
+        )
+}
+
 pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
     let store = &c.services.policies;
     match (req.method, &req.segs[..]) {
@@ -182,7 +192,7 @@ pub(crate) fn spec() -> Spec {
                           "400": {"description": "the file has problems; `problems` lists each with line and column"}}}
     }));
     s.paths.insert("/api/v1/policies/check".into(), json!({
-        "post": {"summary": "validate a policy text without storing it (the console's editor)",
+        "post": {"summary": "validate a policy text without storing it (the console's editor); readers may too",
             "requestBody": text_body,
             "responses": {"200": {"description": "{valid, problems[{line, column, message, help}]}"}}}
     }));
@@ -193,7 +203,7 @@ pub(crate) fn spec() -> Spec {
             "responses": {"200": {"description": "rounds: {policy, version, round, at, dry_run, hot, cold, held, unresolved, notes, commands[{what, reason, outcome, error, job}]}"}}}
     }));
     s.paths.insert("/api/v1/policies/explain".into(), json!({
-        "post": {"summary": "what a policy would do to the live data centre now: the snapshot the policy loop would build, a fresh engine run once (no usage history, cool-downs or hourly budget spent yet: the loop, which has them, may do less), nothing sent",
+        "post": {"summary": "what a policy would do to the live data centre now: the snapshot the policy loop would build, a fresh engine run once (no usage history, cool-downs or hourly budget spent yet: the loop, which has them, may do less), nothing sent; readers may too",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {
                 "type": "object", "additionalProperties": false,
                 "description": "either `text` (a policy file, not stored) or `name` (a stored policy; its active version unless `version` is given)",

@@ -98,6 +98,11 @@ pub trait Hypervisor: Send + Sync + 'static {
     /// Sets the memory in KiB, live (balloon) and/or in the definition.
     fn set_memory(&self, name: &str, kib: u64, scope: Scope) -> HvResult<()>;
 
+    /// Sets the domain's CPU weight against the others on its host
+    /// (libvirt's `cpu_shares` on qemu/LXC, `weight` on Xen); a driver
+    /// that cannot keep it says so with [`HvError::Unsupported`].
+    fn set_cpu_shares(&self, name: &str, shares: u32, scope: Scope) -> HvResult<()>;
+
     fn attach_disk(&self, name: &str, disk: &DiskSpec, scope: Scope) -> HvResult<()>;
     /// Detaches the disk whose target device is `target` (`vdb`).
     fn detach_disk(&self, name: &str, target: &str, scope: Scope) -> HvResult<()>;

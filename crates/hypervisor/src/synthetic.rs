@@ -297,6 +297,9 @@ impl Hypervisor for SyntheticLoad {
     fn set_memory(&self, name: &str, kib: u64, scope: Scope) -> HvResult<()> {
         self.inner.set_memory(name, kib, scope)
     }
+    fn set_cpu_shares(&self, name: &str, shares: u32, scope: Scope) -> HvResult<()> {
+        self.inner.set_cpu_shares(name, shares, scope)
+    }
     fn attach_disk(&self, name: &str, disk: &DiskSpec, scope: Scope) -> HvResult<()> {
         self.inner.attach_disk(name, disk, scope)
     }

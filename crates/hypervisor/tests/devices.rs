@@ -216,3 +216,27 @@ fn stats_count_cpu_and_memory_and_read_zero_for_what_the_driver_lacks() {
         HvError::NoDomain("nope".into())
     );
 }
+
+#[test]
+fn cpu_shares_the_test_driver_cannot_keep_are_refused_not_faked() {
+    let h = common::host("host-shares", 0);
+    let hv = &h.hv;
+    grown(&h, "w");
+    hv.start("w").unwrap();
+    // The test driver's `fair` scheduler takes a weight and keeps its
+    // own: vine must say so, never report the change as made.
+    for scope in [Scope::Live, Scope::Both, Scope::Config] {
+        let e = hv.set_cpu_shares("w", 2048, scope).unwrap_err();
+        assert!(
+            matches!(&e, HvError::Unsupported { driver, what } if driver == "test" && what.contains("CPU shares")),
+            "{scope:?}: {e}"
+        );
+    }
+    let e = hv.set_cpu_shares("w", 0, Scope::Live).unwrap_err();
+    assert!(
+        matches!(&e, HvError::InvalidSpec(m) if m.contains("at least 1")),
+        "{e}"
+    );
+    let e = hv.set_cpu_shares("nope", 100, Scope::Live).unwrap_err();
+    assert!(matches!(&e, HvError::NoDomain(_)), "{e}");
+}

@@ -247,6 +247,10 @@ impl Hypervisor for LibvirtHypervisor {
         devices::set_memory(self, name, kib, scope)
     }
 
+    fn set_cpu_shares(&self, name: &str, shares: u32, scope: Scope) -> HvResult<()> {
+        devices::set_cpu_shares(self, name, shares, scope)
+    }
+
     fn attach_disk(&self, name: &str, disk: &DiskSpec, scope: Scope) -> HvResult<()> {
         devices::attach_disk(self, name, disk, scope)
     }

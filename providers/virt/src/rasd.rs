@@ -6,7 +6,8 @@
 //! VirtualQuantityUnits as PUnits (`byte*2^20`) or libvirt-cim's words
 //! (`MegaBytes`), and KiB when they give none, so a RASD read from vine
 //! and written back means the same. Processor RASDs: VirtualQuantity =
-//! vCPUs, Limit = the most vCPUs the VM may be given while running.
+//! vCPUs, Limit = the most vCPUs the VM may be given while running,
+//! Weight (in ModifyResourceSettings) = the hypervisor's CPU shares.
 
 use vine_cim::{CimError, CimInstance, CimResult, CimValue};
 use vine_hypervisor::{
@@ -275,6 +276,29 @@ pub fn apply_quantity(
         RasdKind::Disk | RasdKind::Net => {}
     }
     Ok(())
+}
+
+/// A processor RASD's `Weight` (DSP1044: its priority against the other
+/// VMs drawing on the host's processors), carried as the hypervisor's CPU
+/// shares. `Reservation` (a guaranteed amount) is refused: vine's
+/// processor RASDs count vCPUs and use `Limit` for the most vCPUs, so a
+/// CPU-time reservation has no unit here yet.
+pub fn proc_weight(rasd: &CimInstance) -> CimResult<Option<u32>> {
+    if uint(rasd, "Reservation")?.is_some_and(|r| r > 0) {
+        return Err(CimError::not_supported(
+            "a processor Reservation (guaranteed CPU time) is not supported; give Weight \
+             (relative CPU shares) instead",
+        ));
+    }
+    match uint(rasd, "Weight")? {
+        None => Ok(None),
+        Some(0) => Err(CimError::invalid_parameter(
+            "the processor RASD's Weight is 0; give a relative CPU weight of 1 or more",
+        )),
+        Some(w) => u32::try_from(w)
+            .map(Some)
+            .map_err(|_| CimError::invalid_parameter(format!("Weight {w} does not fit a uint32"))),
+    }
 }
 
 /// Refuses a vCPU count the host cannot give.

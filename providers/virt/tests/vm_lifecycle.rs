@@ -205,6 +205,65 @@ async fn full_life_of_a_vm_through_cim() {
     let procs = a.associators(&sys, "SystemDevice", Some("Processor")).await;
     assert_eq!(procs.len(), 3);
 
+    // Weight (CPU shares) goes to the hypervisor's scheduler; the test
+    // driver cannot keep it, so the answer is NOT_SUPPORTED saying why,
+    // and the vCPUs asked for with it are left as they were.
+    let proc_rasd = |props: &[(&str, u64)]| {
+        let mut r = vine_cim::CimInstance::new("KVM_ProcResourceAllocationSettingData")
+            .with("InstanceID", "web/proc");
+        for (k, v) in props {
+            r = r.with(*k, *v);
+        }
+        vec![CimParamValue::new(
+            "ResourceSettings",
+            CimValue::Array(vec![CimValue::from(r)]),
+        )]
+    };
+    for props in [
+        &[("Weight", 2048)][..],
+        &[("VirtualQuantity", 2), ("Weight", 2048)][..],
+    ] {
+        let e = a
+            .vsms_call("ModifyResourceSettings", proc_rasd(props))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.cim_status(),
+            Some(CimStatus::NotSupported),
+            "{props:?}: {e}"
+        );
+        assert!(
+            e.to_string()
+                .contains("not supported by the test driver: CPU shares"),
+            "{e}"
+        );
+    }
+    assert_eq!(h.hv.domain("web").unwrap().vcpus, 3, "nothing changed");
+    for (props, status, says) in [
+        (
+            &[("Weight", 0)][..],
+            CimStatus::InvalidParameter,
+            "Weight is 0",
+        ),
+        (
+            &[("Reservation", 1)][..],
+            CimStatus::NotSupported,
+            "Reservation",
+        ),
+        (
+            &[][..],
+            CimStatus::InvalidParameter,
+            "neither VirtualQuantity",
+        ),
+    ] {
+        let e = a
+            .vsms_call("ModifyResourceSettings", proc_rasd(props))
+            .await
+            .unwrap_err();
+        assert_eq!(e.cim_status(), Some(status), "{props:?}: {e}");
+        assert!(e.to_string().contains(says), "{e}");
+    }
+
     // Add a disk, then remove it.
     let vdb = h.pool.join("web-data.img").display().to_string();
     let r = a

@@ -21,6 +21,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -55,7 +56,9 @@ pub struct MetricsConfig {
     pub max_hosts: usize,
     /// Agents asked at once.
     pub parallel: usize,
-    /// How long one agent may take to answer.
+    /// How long a whole round may take: agents that have not answered
+    /// by then (slow ones, or ones still waiting for their turn) have a
+    /// gap in this round instead of holding up the next.
     pub report_timeout: Duration,
 }
 
@@ -304,11 +307,17 @@ fn vm_cpus_busy(report: &Utilization, vms: &HashMap<&str, &VmRecord>) -> Option<
 pub struct MetricsCollector {
     inventory: Arc<Inventory>,
     history: Arc<MetricsHistory>,
+    /// Rounds started: where the next one begins in the host list.
+    started: AtomicUsize,
 }
 
 impl MetricsCollector {
     pub fn new(inventory: Arc<Inventory>, history: Arc<MetricsHistory>) -> Self {
-        MetricsCollector { inventory, history }
+        MetricsCollector {
+            inventory,
+            history,
+            started: AtomicUsize::new(0),
+        }
     }
 
     /// One round every interval until `shutdown`; a round that overruns
@@ -330,7 +339,9 @@ impl MetricsCollector {
     }
 
     /// Asks every host that is not known to be down, at most
-    /// `parallel` at once, and records what came back.
+    /// `parallel` at once, and records what came back within
+    /// `report_timeout`. Each round starts at another host, so with more
+    /// hosts than answer in time the gaps move around.
     pub async fn round(&self) {
         let at = now_ms();
         let (hosts, vms) = match (self.inventory.hosts(), self.inventory.vms()) {
@@ -341,32 +352,46 @@ impl MetricsCollector {
             }
         };
         let config = &self.history.config;
+        let deadline = tokio::time::Instant::now() + config.report_timeout;
         let limit = Arc::new(tokio::sync::Semaphore::new(config.parallel.max(1)));
         let mut set = tokio::task::JoinSet::new();
-        for h in hosts.iter().filter(|h| h.health != HostHealth::Unreachable) {
+        let live: Vec<&HostRecord> = hosts
+            .iter()
+            .filter(|h| h.health != HostHealth::Unreachable)
+            .collect();
+        let start = self.started.fetch_add(1, Ordering::Relaxed) % live.len().max(1);
+        for h in live[start..].iter().chain(&live[..start]) {
             let name = h.name.clone();
             let agent = self.inventory.agent(&h.name);
-            let (limit, timeout) = (limit.clone(), config.report_timeout);
+            let limit = limit.clone();
             set.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let r = match agent {
-                    Ok(a) => match tokio::time::timeout(timeout, a.utilization()).await {
-                        Ok(r) => r.map_err(|e| e.to_string()),
-                        Err(_) => Err(format!("no answer in {timeout:?}")),
-                    },
+                    Ok(a) => a.utilization().await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
                 (name, r)
             });
         }
         let mut reports = HashMap::new();
-        while let Some(j) = set.join_next().await {
-            match j {
-                Ok((name, Ok(u))) => {
+        loop {
+            match tokio::time::timeout_at(deadline, set.join_next()).await {
+                Ok(Some(Ok((name, Ok(u))))) => {
                     reports.insert(name, u);
                 }
-                Ok((name, Err(e))) => tracing::debug!(host = %name, error = %e, "no metrics"),
-                Err(e) => tracing::warn!(error = %e, "metrics task failed"),
+                Ok(Some(Ok((name, Err(e))))) => {
+                    tracing::debug!(host = %name, error = %e, "no metrics")
+                }
+                Ok(Some(Err(e))) => tracing::warn!(error = %e, "metrics task failed"),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::debug!(
+                        late = set.len(),
+                        "metrics round: hosts that did not answer in time have a gap"
+                    );
+                    set.abort_all();
+                    break;
+                }
             }
         }
         self.history.record(at, &hosts, &vms, &reports);

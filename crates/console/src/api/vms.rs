@@ -34,6 +34,8 @@ struct ResizeBody {
     vcpus: Option<u32>,
     #[serde(default)]
     memory_mib: Option<u64>,
+    #[serde(default)]
+    cpu_shares: Option<u32>,
 }
 
 /// The body of `POST /vms/{name}/migrate` (may be empty).
@@ -96,6 +98,7 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
                 vm: name.to_string(),
                 vcpus: b.vcpus,
                 memory_mib: b.memory_mib,
+                cpu_shares: b.cpu_shares,
             };
             accepted(
                 &c.resize_vm(p, owner, req.idempotency_key.clone())
@@ -238,7 +241,8 @@ pub(crate) fn spec() -> Spec {
     s.schemas.insert(
         "VmResize".into(),
         json!({"type": "object", "additionalProperties": false, "minProperties": 1,
-            "properties": {"vcpus": {"type": "integer", "minimum": 1}, "memory_mib": {"type": "integer", "minimum": 1}}}),
+            "properties": {"vcpus": {"type": "integer", "minimum": 1}, "memory_mib": {"type": "integer", "minimum": 1},
+                "cpu_shares": {"type": "integer", "minimum": 2, "maximum": 262144, "description": "CPU weight against the other VMs on the host (the hypervisor's CPU shares; 1024 is the usual default)"}}}),
     );
     s.schemas.insert(
         "VmMigrate".into(),

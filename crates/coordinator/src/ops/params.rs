@@ -91,7 +91,15 @@ pub struct ResizeVm {
     pub vcpus: Option<u32>,
     #[serde(default)]
     pub memory_mib: Option<u64>,
+    /// CPU weight against the other VMs on the host (the hypervisor's CPU
+    /// shares; 1024 is the usual default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u32>,
 }
+
+/// The CPU shares a VM may be given: libvirt's range for qemu (Xen takes
+/// up to 65,535 and refuses more itself).
+pub const CPU_SHARES: std::ops::RangeInclusive<u32> = 2..=262_144;
 
 /// `vm.migrate`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

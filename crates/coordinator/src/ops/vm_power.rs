@@ -172,14 +172,20 @@ async fn resize(s: &Services, p: &ResizeVm) -> Out {
     // Only what differs is sent, so a re-run after a restart sends nothing.
     let vcpus = p.vcpus.filter(|&n| Some(n) != v.vcpus);
     let memory = p.memory_mib.filter(|&m| Some(m) != v.memory_mib);
-    let note = if vcpus.is_none() && memory.is_none() {
+    // Shares are always sent (setting them twice is harmless; the agent
+    // does not show them to compare).
+    let shares = p.cpu_shares;
+    let note = if vcpus.is_none() && memory.is_none() && shares.is_none() {
         format!("{vm} already has that size")
     } else {
         agent(s, &host)?
-            .resize(vm, vcpus, memory)
+            .resize_with_shares(vm, vcpus, memory, shares)
             .await
             .map_err(|e| agent_error(&format!("resizing {vm} on host {host}"), e))?;
-        format!("resized {vm} on host {host}")
+        match shares {
+            Some(w) => format!("resized {vm} on host {host} (CPU shares {w})"),
+            None => format!("resized {vm} on host {host}"),
+        }
     };
     Ok(next_with("sync", 70, note, data([("host", json!(host))])))
 }

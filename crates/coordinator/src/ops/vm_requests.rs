@@ -18,8 +18,8 @@ use crate::placement::{self, Resources};
 use crate::vni::VmTemplate;
 
 use super::super::params::{
-    CreateVm, DeleteVm, MigrateVm, PowerVm, ResizeVm, VM_CREATE, VM_DELETE, VM_MIGRATE, VM_POWER,
-    VM_RESIZE,
+    CreateVm, DeleteVm, MigrateVm, PowerVm, ResizeVm, CPU_SHARES, VM_CREATE, VM_DELETE, VM_MIGRATE,
+    VM_POWER, VM_RESIZE,
 };
 use super::super::{Coordinator, OpsError, Result};
 use super::create::demand;
@@ -163,10 +163,17 @@ impl Coordinator {
         if let Some(k) = self.known_key(&key)? {
             return self.submit(VM_RESIZE, &p, owner, Some(k));
         }
-        if p.vcpus.is_none() && p.memory_mib.is_none() {
+        if p.vcpus.is_none() && p.memory_mib.is_none() && p.cpu_shares.is_none() {
             return Err(OpsError::Invalid(
-                "give `vcpus` and/or `memory_mib` to resize to".into(),
+                "give `vcpus` and/or `memory_mib` to resize to (or `cpu_shares`)".into(),
             ));
+        }
+        if let Some(s) = p.cpu_shares.filter(|s| !CPU_SHARES.contains(s)) {
+            return Err(OpsError::Invalid(format!(
+                "cpu_shares {s} is out of range: give {} to {} (1024 is the usual default)",
+                CPU_SHARES.start(),
+                CPU_SHARES.end()
+            )));
         }
         if p.vcpus == Some(0) || p.memory_mib == Some(0) {
             return Err(OpsError::Invalid(

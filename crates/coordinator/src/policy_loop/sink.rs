@@ -1,8 +1,9 @@
 //! Where the engine's commands go in a live manager: each one becomes a
 //! coordinator job (the same checked requests the REST API makes) and the
-//! sink waits for the job to end, so "done" means done. Commands this
-//! manager has no job for are refused as unsupported: skipped, not
-//! retried. [`run_all`](super::run::run_all) runs several at once.
+//! sink waits for the job to end, so "done" means done (a resize sets
+//! the VM's CPU shares through `vm.resize`). Commands this manager has no
+//! job for are refused as unsupported: skipped, not retried.
+//! [`run_all`](super::run::run_all) runs several at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,21 +15,29 @@ use vine_workload::WorkloadError;
 use super::audit::CommandOutcome;
 use super::run::{Executor, Ran};
 use crate::jobs::{JobId, JobRecord, JobState};
-use crate::ops::params::MigrateVm;
+use crate::ops::params::{MigrateVm, ResizeVm};
 use crate::ops::Coordinator;
 
 /// Why a command kind is not carried out.
 pub const NOT_YET: &str = "not supported by this manager yet";
 
+/// Why a resize with a CPU reservation or limit is not carried out.
+pub const NO_CPU_CAPS: &str =
+    "a CPU reservation or limit is not carried by this manager yet (CPU shares are)";
+
 /// Why this manager cannot carry out a command of `kind`, if it cannot.
 pub fn unsupported(kind: &CommandKind) -> Option<&'static str> {
     match kind {
         CommandKind::Migrate { .. } | CommandKind::Scale { .. } => None,
-        // CPU shares and host power have no job kind here yet (hosts'
-        // power needs their BMCs).
-        CommandKind::Resize { .. } | CommandKind::PowerOn { .. } | CommandKind::PowerOff { .. } => {
-            Some(NOT_YET)
-        }
+        // Shares become a vm.resize job; a reservation or limit has no
+        // place below (the agents' processor RASDs count vCPUs), and half
+        // an allocation would pass for the whole one.
+        CommandKind::Resize {
+            reservation, limit, ..
+        } if *reservation > 0.0 || *limit < 1.0 => Some(NO_CPU_CAPS),
+        CommandKind::Resize { .. } => None,
+        // Host power has no job kind here yet (it needs the hosts' BMCs).
+        CommandKind::PowerOn { .. } | CommandKind::PowerOff { .. } => Some(NOT_YET),
     }
 }
 
@@ -53,6 +62,13 @@ impl JobSink {
 
     fn submit(&self, c: &Command) -> Result<JobId, WorkloadError> {
         let fail = |message: String| failed(c, message);
+        if let Some(why) = unsupported(&c.kind) {
+            return Err(WorkloadError::Unsupported {
+                id: c.id,
+                what: c.kind.describe(),
+                reason: why.into(),
+            });
+        }
         match &c.kind {
             CommandKind::Migrate { vm, from, to } => {
                 // The plan was made on a snapshot: the VM may have moved or
@@ -84,15 +100,27 @@ impl JobSink {
                 .coordinator
                 .scale_vs(service, *nodes, Some(&self.owner))
                 .map_err(|e| fail(e.to_string())),
-            // CPU shares and host power have no job kind here yet (hosts'
-            // power needs their BMCs).
-            CommandKind::Resize { .. }
-            | CommandKind::PowerOn { .. }
-            | CommandKind::PowerOff { .. } => Err(WorkloadError::Unsupported {
-                id: c.id,
-                what: c.kind.describe(),
-                reason: NOT_YET.into(),
-            }),
+            // The shares only (a reservation or limit was refused above).
+            CommandKind::Resize { vm, shares, .. } => self
+                .coordinator
+                .resize_vm(
+                    ResizeVm {
+                        vm: vm.clone(),
+                        vcpus: None,
+                        memory_mib: None,
+                        cpu_shares: Some(*shares),
+                    },
+                    Some(&self.owner),
+                    None,
+                )
+                .map_err(|e| fail(e.to_string())),
+            CommandKind::PowerOn { .. } | CommandKind::PowerOff { .. } => {
+                Err(WorkloadError::Unsupported {
+                    id: c.id,
+                    what: c.kind.describe(),
+                    reason: NOT_YET.into(),
+                })
+            }
         }
     }
 }
@@ -189,8 +217,8 @@ mod tests {
     use vine_store::{names, Store};
     use vine_wbem::client::{ClientConfig, TlsVerify};
 
-    /// A coordinator whose inventory has hosts a and b and VM x on a; no
-    /// agents and no job runner, so submitted jobs stay queued.
+    /// A coordinator whose inventory has hosts a and b, VM x on a and y
+    /// on b; no agents and no job runner, so submitted jobs stay queued.
     fn coordinator(dir: &std::path::Path) -> Arc<Coordinator> {
         let store = Store::open(dir).unwrap();
         let client = ClientConfig {
@@ -221,6 +249,12 @@ mod tests {
             memory_mib: Some(512),
         };
         vms.put("a/x", &x).unwrap();
+        let y = VmRecord {
+            name: "y".into(),
+            host: "b".into(),
+            ..x
+        };
+        vms.put("b/y", &y).unwrap();
         Coordinator::open(&store, inv, CoordinatorConfig::default()).unwrap()
     }
 
@@ -252,8 +286,26 @@ mod tests {
             cmd(
                 3,
                 CommandKind::Resize {
-                    vm: "x".into(),
-                    shares: 1024,
+                    vm: "y".into(),
+                    shares: 2048,
+                    reservation: 0.0,
+                    limit: 1.0,
+                },
+            ),
+            cmd(
+                4,
+                CommandKind::Resize {
+                    vm: "y".into(),
+                    shares: 2048,
+                    reservation: 0.5,
+                    limit: 1.0,
+                },
+            ),
+            cmd(
+                5,
+                CommandKind::Resize {
+                    vm: "y".into(),
+                    shares: 1,
                     reservation: 0.0,
                     limit: 1.0,
                 },
@@ -268,7 +320,9 @@ mod tests {
                 CommandOutcome::Skipped,
                 CommandOutcome::Failed,
                 CommandOutcome::Failed,
-                CommandOutcome::Skipped
+                CommandOutcome::Failed,
+                CommandOutcome::Skipped,
+                CommandOutcome::Failed,
             ]
         );
         assert_eq!(out[0].error.as_deref(), Some(NOT_YET));
@@ -296,5 +350,22 @@ mod tests {
             "{e2:?}"
         );
         assert!(e2.job.is_none());
+
+        // Shares become a vm.resize job, owned by the policy, carrying
+        // only cpu_shares (queued here: no runner, so it times out).
+        let job = c.job(&JobId::from(out[3].job.as_deref().unwrap())).unwrap();
+        assert_eq!(job.kind, "vm.resize");
+        assert_eq!(job.params["vm"], "y");
+        assert_eq!(job.params["cpu_shares"], 2048);
+        assert!(job.params["vcpus"].is_null() && job.params["memory_mib"].is_null());
+        assert_eq!(job.owner.as_deref(), Some("policy:web"));
+        // A reservation has nowhere to go: skipped with the reason, not
+        // carried in half.
+        assert_eq!(out[4].error.as_deref(), Some(NO_CPU_CAPS));
+        assert!(out[4].job.is_none());
+        // Shares libvirt would refuse are refused before any job.
+        let e5 = out[5].error.as_deref().unwrap();
+        assert!(e5.contains("cpu_shares 1 is out of range"), "{e5}");
+        assert!(out[5].job.is_none());
     }
 }

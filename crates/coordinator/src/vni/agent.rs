@@ -7,7 +7,7 @@ use vine_cimxml::MethodTarget;
 use vine_wbem::client::{ClientConfig, ClientError, EnumArgs, WbemClient};
 
 use super::model::{HostCapacity, HostView, JobOutcome, JobView, MigrationCheck, VmState, VmView};
-use super::template::{memory_rasd, processor_rasd, VmTemplate};
+use super::template::{memory_rasd, processor_change, VmTemplate};
 use super::usage::Utilization;
 use super::VIRT_NS;
 
@@ -432,11 +432,24 @@ impl AgentConn {
         vcpus: Option<u32>,
         memory_mib: Option<u64>,
     ) -> Result<()> {
+        self.resize_with_shares(vm, vcpus, memory_mib, None).await
+    }
+
+    /// Resizes a VM and/or sets its CPU shares (the processor RASD's
+    /// Weight: its CPU weight against the other VMs on the host). An agent
+    /// whose hypervisor cannot keep shares answers CIM_ERR_NOT_SUPPORTED.
+    pub async fn resize_with_shares(
+        &self,
+        vm: &str,
+        vcpus: Option<u32>,
+        memory_mib: Option<u64>,
+        cpu_shares: Option<u32>,
+    ) -> Result<()> {
         let prefix = self.prefix().await?;
         let vsms = self.service("VirtualSystemManagementService").await?;
         let mut rasds = Vec::new();
-        if let Some(n) = vcpus {
-            rasds.push(CimValue::Instance(Box::new(processor_rasd(&prefix, vm, n))));
+        if let Some(p) = processor_change(&prefix, vm, vcpus, cpu_shares) {
+            rasds.push(CimValue::Instance(Box::new(p)));
         }
         if let Some(m) = memory_mib {
             rasds.push(CimValue::Instance(Box::new(memory_rasd(&prefix, vm, m))));

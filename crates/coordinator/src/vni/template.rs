@@ -88,6 +88,31 @@ pub(crate) fn processor_rasd(prefix: &str, vm: &str, vcpus: u32) -> CimInstance 
         .with("AllocationUnits", "count")
 }
 
+/// A processor RASD for ModifyResourceSettings: `vcpus` when given, and
+/// `shares` as its Weight (the VM's CPU weight against the others on its
+/// host, DSP1044). Neither: `None`.
+pub(crate) fn processor_change(
+    prefix: &str,
+    vm: &str,
+    vcpus: Option<u32>,
+    shares: Option<u32>,
+) -> Option<CimInstance> {
+    let base = match vcpus {
+        Some(n) => processor_rasd(prefix, vm, n),
+        None if shares.is_some() => {
+            CimInstance::new(format!("{prefix}_ProcResourceAllocationSettingData"))
+                .with("InstanceID", format!("{vm}/proc"))
+                .with("ElementName", "processors")
+                .with("ResourceType", CimValue::Uint16(3))
+        }
+        None => return None,
+    };
+    Some(match shares {
+        Some(w) => base.with("Weight", CimValue::Uint32(w)),
+        None => base,
+    })
+}
+
 /// A memory RASD giving `vm` `mib` MiB.
 pub(crate) fn memory_rasd(prefix: &str, vm: &str, mib: u64) -> CimInstance {
     CimInstance::new(format!("{prefix}_MemResourceAllocationSettingData"))
@@ -97,4 +122,28 @@ pub(crate) fn memory_rasd(prefix: &str, vm: &str, mib: u64) -> CimInstance {
         .with("VirtualQuantity", CimValue::Uint64(mib))
         .with("AllocationUnits", MIB)
         .with("VirtualQuantityUnits", MIB)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_shares_travel_as_the_processor_rasds_weight() {
+        assert!(processor_change("KVM", "x", None, None).is_none());
+        let both = processor_change("KVM", "x", Some(2), Some(2048)).unwrap();
+        assert_eq!(
+            both.class_name.as_str(),
+            "KVM_ProcResourceAllocationSettingData"
+        );
+        assert_eq!(both.get_str("InstanceID"), Some("x/proc"));
+        assert_eq!(both.get("VirtualQuantity"), Some(&CimValue::Uint64(2)));
+        assert_eq!(both.get("Weight"), Some(&CimValue::Uint32(2048)));
+        // Shares alone leave the vCPUs unsaid, so the agent keeps them.
+        let alone = processor_change("Xen", "x", None, Some(512)).unwrap();
+        assert_eq!(alone.get("Weight"), Some(&CimValue::Uint32(512)));
+        assert!(alone.get("VirtualQuantity").is_none());
+        let plain = processor_change("KVM", "x", Some(1), None).unwrap();
+        assert!(plain.get("Weight").is_none());
+    }
 }

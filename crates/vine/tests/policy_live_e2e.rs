@@ -12,6 +12,11 @@
 //!   --live`) shows the move the engine would make on the live data centre
 //!   now, with its reason, and sends nothing.
 //!
+//! - a policy's CPU allocation (shares) becomes a `vm.resize` job that
+//!   reaches the agent as the processor RASD's Weight; libvirt's test
+//!   driver cannot keep CPU shares, so the job fails saying so (a qemu
+//!   host would carry them), never a pretended success.
+//!
 //! The move is checked twice: under `vine up` (agents and manager in one
 //! process, on loopback sockets; test hosts exchange domains in-process)
 //! and with separate `vine agent` and `vine manager` processes (the VM
@@ -753,4 +758,93 @@ async fn a_label_scoped_policy_moves_only_within_its_hosts() {
         what.starts_with("migrate host-1-vm") && what.ends_with(" host-1 -> host-2"),
         "within rack a: {what}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_shares_reach_the_agent_and_the_test_driver_says_it_cannot_keep_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = dir.path().join("load.json");
+    set_load(&load, json!({}));
+    let mut child = vine()
+        .args(["up", "--hosts", "1", "--vms-per-host", "1"])
+        .args(["--http", "127.0.0.1:0", "--https", "off"])
+        .args(["--api", "127.0.0.1:0", "--haproxy", "off"])
+        .args(["--monitor-interval", "0.5", "--policy-interval", "1"])
+        .arg("--synthetic-load")
+        .arg(&load)
+        .arg("--state-dir")
+        .arg(dir.path().join("up"))
+        .spawn()
+        .expect("vine runs");
+    let out = lines(&mut child);
+    let _up = Proc(child);
+    let password = expect_line(&out, "user: admin  password: ");
+    let api = api(&expect_line(&out, "api: "), &password);
+
+    // Through the REST API: a vm.resize job carrying only cpu_shares.
+    let why = "not supported by the test driver: CPU shares";
+    let accepted: Value = api
+        .post("/vms/host-1-vm1/resize", &json!({"cpu_shares": 2048}))
+        .await
+        .unwrap();
+    let id = accepted["id"]
+        .as_str()
+        .or(accepted["job"].as_str())
+        .unwrap_or_else(|| panic!("a job: {accepted}"))
+        .to_string();
+    let t = Instant::now();
+    let job = loop {
+        let j: Value = api.get(&format!("/jobs/{id}")).await.unwrap();
+        if ["succeeded", "failed", "cancelled"].contains(&j["state"].as_str().unwrap_or("")) {
+            break j;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "job still running: {j:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(job["state"], "failed", "{job:#}");
+    assert!(job["error"].as_str().unwrap_or("").contains(why), "{job:#}");
+
+    // Through a policy: its allocation resizes the VM the engine first
+    // sees; the command fails with the agent's reason, its job linked.
+    let policy = format!("{POLICY}\n[allocation]\nshares = 2048\n");
+    api.post(
+        "/policies",
+        &json!({"text": policy, "origin": "shares.toml"}),
+    )
+    .await
+    .unwrap();
+    let t = Instant::now();
+    let cmd = loop {
+        let cmds = commands(&audit(&api).await);
+        if let Some(c) = cmds.iter().find(|c| {
+            c["outcome"] != "dry-run"
+                && c["what"]
+                    .as_str()
+                    .is_some_and(|w| w.starts_with("resize host-1-vm1 shares=2048"))
+        }) {
+            break c.clone();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no resize within 30 s: {:#}",
+            Value::Array(audit(&api).await)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(cmd["outcome"], "failed", "{cmd:#}");
+    assert!(cmd["error"].as_str().unwrap_or("").contains(why), "{cmd:#}");
+    let job: Value = api
+        .get(&format!("/jobs/{}", cmd["job"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (job["kind"].as_str(), job["params"]["cpu_shares"].as_u64()),
+        (Some("vm.resize"), Some(2048)),
+        "{job:#}"
+    );
+    assert_eq!(job["owner"], "policy:hotspot", "{job:#}");
+    println!("cpu shares on the test driver: {}", cmd["error"]);
 }

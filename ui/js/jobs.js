@@ -54,23 +54,23 @@ export function render(main, { signal, query, setQuery, canWrite }) {
     const old = jobs.get(j.id);
     if (!old || old.revision <= j.revision) jobs.set(j.id, j);
   }
-  // Bursts of changes redraw once.
+  function show() {
+    let list = [...jobs.values()];
+    if (list.length > KEEP) {
+      list = list.sort((a, b) => b.created_at - a.created_at).slice(0, KEEP);
+      jobs.clear();
+      for (const j of list) jobs.set(j.id, j);
+    }
+    table.setRows(list);
+    if (!shown) { fill(body, table.el); shown = true; }
+  }
+  // The first list shows at once; after that, bursts of changes redraw once.
   let queued = false;
   function draw() {
+    if (!shown) { show(); return; }
     if (queued) return;
     queued = true;
-    setTimeout(() => {
-      queued = false;
-      if (signal.aborted) return;
-      let list = [...jobs.values()];
-      if (list.length > KEEP) {
-        list = list.sort((a, b) => b.created_at - a.created_at).slice(0, KEEP);
-        jobs.clear();
-        for (const j of list) jobs.set(j.id, j);
-      }
-      table.setRows(list);
-      if (!shown) { fill(body, table.el); shown = true; }
-    }, 50);
+    setTimeout(() => { queued = false; if (!signal.aborted) show(); }, 50);
   }
   async function load() {
     try {
@@ -80,5 +80,8 @@ export function render(main, { signal, query, setQuery, canWrite }) {
       if (!signal.aborted) { fill(body, unavailable("jobs", e)); shown = false; }
     }
   }
+  // The list at once, and again whenever the stream (re)opens: what
+  // changed in between is then not missed.
+  load();
   follow("jobs", "jobs/stream", { type: "job", onMessage: (j) => { put(j); draw(); }, onOpen: load, poll: load, pollMs: 2000, signal });
 }

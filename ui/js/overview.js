@@ -208,6 +208,7 @@ export function render(main, { signal }) {
   const loadAll = () => Promise.all([loadHostsAndPools(), loadVs()]);
   loadAll();
   every(5000, loadAll, signal);
+  loadEvents();
   follow("events", "events/stream", { type: "event", onMessage: addEvent, onOpen: loadEvents, poll: loadEvents, pollMs: 5000, signal });
   const onResize = () => { dcChart.resize(); for (const { chart } of small.values()) chart.resize(); };
   window.addEventListener("resize", onResize);

@@ -1,5 +1,7 @@
 //! End to end against real QEMU through libvirtd: a tiny guest (no disk,
-//! firmware only) is defined, started, seen running, and removed.
+//! firmware only) is defined, started, seen running, given CPU shares
+//! (virsh schedinfo reads them back, live and in the definition), and
+//! removed.
 //! Starts its own libvirtd when `qemu:///system` is not reachable; where
 //! that cannot work (not root, no libvirtd installed) it says why and
 //! skips — ./deploy/setup.sh installs what it needs.
@@ -123,6 +125,23 @@ fn a_tiny_qemu_guest_starts_and_reports_running() {
         hv.suspend(&name).unwrap();
         assert_eq!(hv.domain(&name).unwrap().state, DomainState::Paused);
         hv.resume(&name).unwrap();
+        // CPU shares through libvirt's scheduler parameters, read back
+        // by libvirt itself: live and in the definition.
+        hv.set_cpu_shares(&name, 2048, Scope::Both).unwrap();
+        for scope in ["--live", "--config"] {
+            let sched = Command::new("virsh")
+                .args(["-c", URI, "schedinfo", scope, &name])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let shares = sched
+                .lines()
+                .find_map(|l| l.strip_prefix("cpu_shares"))
+                .map(|v| v.trim_start_matches([' ', ':']).trim().to_string());
+            assert_eq!(shares.as_deref(), Some("2048"), "{scope}: {sched}");
+        }
+        let e = hv.set_cpu_shares(&name, 0, Scope::Live).unwrap_err();
+        assert!(matches!(e, HvError::InvalidSpec(_)), "{e}");
     }));
     let _ = hv.destroy(&name);
     hv.undefine(&name).unwrap();

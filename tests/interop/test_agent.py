@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 import pywbem
-from pywbem import CIMError, CIMInstance, Uint16, Uint64
+from pywbem import CIMError, CIMInstance, Uint16, Uint32, Uint64
 
 from conftest import ADMIN_PW, add_user, vine_bin
 
@@ -182,6 +182,19 @@ def test_vm_life_with_indications(agent):
         assert mem["VirtualQuantity"] == 768 * 1024
         procs = conn.AssociatorNames(cs, AssocClass="KVM_SystemDevice", ResultClass="KVM_Processor")
         assert len(procs) == 3
+
+        # Weight (CPU shares, DSP1044) goes to libvirt's scheduler; the
+        # test driver cannot keep it, and says so.
+        with pytest.raises(CIMError) as e:
+            conn.InvokeMethod("ModifyResourceSettings", vsms(conn),
+                              ResourceSettings=[rasd("Proc", InstanceID="web/proc", Weight=Uint32(2048))])
+        assert e.value.status_code == pywbem.CIM_ERR_NOT_SUPPORTED
+        assert "not supported by the test driver: CPU shares" in e.value.status_description
+        with pytest.raises(CIMError) as e:
+            conn.InvokeMethod("ModifyResourceSettings", vsms(conn),
+                              ResourceSettings=[rasd("Proc", InstanceID="web/proc", Weight=Uint32(0))])
+        assert e.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+        assert len(conn.AssociatorNames(cs, AssocClass="KVM_SystemDevice", ResultClass="KVM_Processor")) == 3
 
         # Add a disk (sent as a CIM-XML string this time), then remove it.
         disk = rasd("Disk", VirtualDevice="vdb", Address=os.path.join(agent.pool, "web-data.img"))

@@ -276,3 +276,40 @@ fn mutated_goldens_never_panic() {
         }
     }
 }
+
+/// An `ExportIndication` whose protocol version and `Message` value are
+/// given.
+fn export(version: &str, message: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\" ?><CIM CIMVERSION=\"2.0\" DTDVERSION=\"2.0\">\
+         <MESSAGE ID=\"1001\" PROTOCOLVERSION=\"{version}\"><SIMPLEEXPREQ>\
+         <EXPMETHODCALL NAME=\"ExportIndication\"><EXPPARAMVALUE NAME=\"NewIndication\">\
+         <INSTANCE CLASSNAME=\"CIM_Alert\"><PROPERTY NAME=\"Message\" TYPE=\"string\">\
+         <VALUE>{message}</VALUE></PROPERTY></INSTANCE></EXPPARAMVALUE></EXPMETHODCALL>\
+         </SIMPLEEXPREQ></MESSAGE></CIM>"
+    )
+}
+
+#[test]
+fn characters_xml_forbids_are_not_well_formed() {
+    let limits = DecodeLimits::default();
+    assert!(decode_export_indication(export("1.0", "disk full").as_bytes(), &limits).is_ok());
+    // Found by fuzz/ (cimxml_export): a raw vertical tab in PROTOCOLVERSION
+    // was accepted (and trimmed away), but the encoder writes it back as
+    // U+FFFD, so the decoded message could not be sent on.
+    let e =
+        decode_export_indication(export("1.0\u{b}", "disk full").as_bytes(), &limits).unwrap_err();
+    assert_eq!(e.kind, NotWellFormed, "{e}");
+    assert!(e.message.contains("U+000B"), "{e}");
+    // The same in text: raw, as a character reference, in CDATA.
+    for value in ["a\u{1}b", "a&#1;b", "<![CDATA[a\u{1f}b]]>", "a&#xFFFF;"] {
+        let e = decode_export_indication(export("1.0", value).as_bytes(), &limits).unwrap_err();
+        assert_eq!(e.kind, NotWellFormed, "{value}: {e}");
+    }
+    // Tabs, newlines and carriage returns stay allowed.
+    let ok = decode_export_indication(export("1.0", "a\tb\nc&#13;").as_bytes(), &limits).unwrap();
+    assert_eq!(
+        ok.indication.get("Message"),
+        Some(&vine_cim::CimValue::String("a\tb\nc\r".into()))
+    );
+}

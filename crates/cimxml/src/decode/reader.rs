@@ -87,6 +87,24 @@ fn not_well_formed(e: impl std::fmt::Display, pos: u64) -> DecodeError {
     DecodeError::new(DecodeErrorKind::NotWellFormed, e.to_string(), pos)
 }
 
+/// XML 1.0 (§2.2) allows no C0 control but tab, newline and carriage
+/// return, nor U+FFFE/U+FFFF, not even as character references; quick-xml
+/// does not check. Accepting them would lose data: the encoder cannot
+/// write them back.
+fn check_chars(s: &str, pos: u64) -> Result<()> {
+    let bad = |c: char| {
+        ((c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+            || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+    };
+    match s.chars().find(|&c| bad(c)) {
+        Some(c) => Err(not_well_formed(
+            format!("character U+{:04X} is not allowed in XML", c as u32),
+            pos,
+        )),
+        None => Ok(()),
+    }
+}
+
 impl<'a> XmlReader<'a> {
     /// A reader over `text`, starting at nesting `depth` with `elements`
     /// already counted (non-zero for embedded objects).
@@ -170,6 +188,7 @@ impl<'a> XmlReader<'a> {
             }
             let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
             let value = a.unescape_value().map_err(|e| not_well_formed(e, pos))?;
+            check_chars(&value, pos)?;
             attrs.push((key, value.into_owned()));
         }
         Ok(Tag {
@@ -272,10 +291,12 @@ impl<'a> XmlReader<'a> {
             match self.event()? {
                 Event::Text(t) => {
                     let s = t.unescape().map_err(|e| not_well_formed(e, pos))?;
+                    check_chars(&s, pos)?;
                     out.push_str(&s);
                 }
                 Event::CData(c) => {
                     let s = c.decode().map_err(|e| not_well_formed(e, pos))?;
+                    check_chars(&s, pos)?;
                     out.push_str(&s);
                 }
                 Event::End(_) => {

@@ -157,3 +157,16 @@ fn active_hours_gate_the_policy() {
     assert!(p.active_at(9.0 * 3600.0));
     assert!(!p.active_at(20.0 * 3600.0));
 }
+
+#[test]
+fn a_toml_error_without_a_message_still_says_what_is_wrong() {
+    // Found by fuzz/ (policy_file): a control character in a comment made
+    // toml report an error with an empty message.
+    let p = problems("# a comment with \u{2} in it\nname = \"x\"\n");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(
+        p[0].message, "control character U+0002 is not allowed in TOML",
+        "{p:?}"
+    );
+    assert_eq!((p[0].line, p[0].column), (1, 18), "{p:?}");
+}

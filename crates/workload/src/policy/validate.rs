@@ -111,13 +111,32 @@ fn hhmm(s: &str) -> Option<u32> {
     (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
 }
 
+/// A message for a TOML error that came without one.
+fn no_message(text: &str) -> String {
+    match text
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        Some(c) => format!(
+            "control character U+{:04X} is not allowed in TOML",
+            c as u32
+        ),
+        None => "this is not valid TOML".to_string(),
+    }
+}
+
 /// Parses and validates; `Err` holds every problem found.
 pub(super) fn validate(text: &str) -> std::result::Result<Policy, Vec<Problem>> {
     let raw: RawPolicy = match toml::from_str(text) {
         Ok(r) => r,
         Err(e) => {
             let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
-            let msg = e.message().to_string();
+            let msg = match e.message().trim() {
+                // toml says nothing for some lexer errors (a control
+                // character in a comment): name the culprit instead.
+                "" => no_message(text),
+                m => m.to_string(),
+            };
             let help = if msg.contains("unknown field") {
                 "remove the key or fix its spelling (see `vine policy schema`)"
             } else if msg.contains("missing field") {

@@ -78,6 +78,18 @@ fn connect() -> Result<(Daemon, Arc<LibvirtHypervisor>), String> {
     }
 }
 
+/// The domain's `cpu_shares` as `virsh schedinfo` shows them.
+fn virsh_shares(name: &str, scope: &str) -> Option<String> {
+    let out = Command::new("virsh")
+        .args(["-c", URI, "schedinfo", scope, name])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu_shares"))
+        .map(|v| v.trim_start_matches([' ', ':']).trim().to_string())
+}
+
 #[test]
 fn a_tiny_qemu_guest_starts_and_reports_running() {
     let (_daemon, hv) = match connect() {
@@ -104,6 +116,9 @@ fn a_tiny_qemu_guest_starts_and_reports_running() {
     let defined = hv.define(&spec).unwrap();
     assert_eq!(defined.state, DomainState::Shutoff);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // Shut off: shares go to the definition only.
+        hv.set_cpu_shares(&name, 512, Scope::Both).unwrap();
+        assert_eq!(virsh_shares(&name, "--config").as_deref(), Some("512"));
         let mut rx = hv.subscribe();
         hv.start(&name).unwrap();
         let running = hv.domain(&name).unwrap();
@@ -125,20 +140,16 @@ fn a_tiny_qemu_guest_starts_and_reports_running() {
         hv.suspend(&name).unwrap();
         assert_eq!(hv.domain(&name).unwrap().state, DomainState::Paused);
         hv.resume(&name).unwrap();
-        // CPU shares through libvirt's scheduler parameters, read back
-        // by libvirt itself: live and in the definition.
+        // The definition's shares came up with the guest; now both, read
+        // back by virsh, live and in the definition.
+        assert_eq!(virsh_shares(&name, "--live").as_deref(), Some("512"));
         hv.set_cpu_shares(&name, 2048, Scope::Both).unwrap();
         for scope in ["--live", "--config"] {
-            let sched = Command::new("virsh")
-                .args(["-c", URI, "schedinfo", scope, &name])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default();
-            let shares = sched
-                .lines()
-                .find_map(|l| l.strip_prefix("cpu_shares"))
-                .map(|v| v.trim_start_matches([' ', ':']).trim().to_string());
-            assert_eq!(shares.as_deref(), Some("2048"), "{scope}: {sched}");
+            assert_eq!(
+                virsh_shares(&name, scope).as_deref(),
+                Some("2048"),
+                "{scope}"
+            );
         }
         let e = hv.set_cpu_shares(&name, 0, Scope::Live).unwrap_err();
         assert!(matches!(e, HvError::InvalidSpec(_)), "{e}");

@@ -244,7 +244,10 @@ impl Inventory {
                     _ => Err(InventoryError::HostExists(name.into())),
                 }
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                self.drop_host_cache();
+                Err(e.into())
+            }
         }
     }
 
@@ -397,6 +400,21 @@ impl Inventory {
         Ok(())
     }
 
+    /// A VM write's outcome; on failure the index is dropped, to be
+    /// rebuilt from the store at the next read: a write that failed at its
+    /// flush may still have changed what the store reads back.
+    fn vm_written<T>(&self, r: std::result::Result<T, StoreError>) -> Result<T> {
+        if r.is_err() {
+            *self.index.write().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        Ok(r?)
+    }
+
+    /// As for VMs: after a failed host write, reread the hosts next time.
+    fn drop_host_cache(&self) {
+        *self.host_cache.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// Changes the index after a store write (write lock held).
     fn change_index(&self, f: impl FnOnce(&mut VmIndex)) {
         if let Some(ix) = self
@@ -430,7 +448,7 @@ impl Inventory {
         let _w = self.write_lock();
         self.ensure_index()?;
         let key = vm_key(&vm.host, &vm.name);
-        self.vms.put(&key, vm)?;
+        self.vm_written(self.vms.put(&key, vm))?;
         self.change_index(|ix| ix.put(key, vm.clone()));
         Ok(())
     }
@@ -440,7 +458,7 @@ impl Inventory {
         let _w = self.write_lock();
         self.ensure_index()?;
         let key = vm_key(host, name);
-        let was = self.vms.delete(&key)?;
+        let was = self.vm_written(self.vms.delete(&key))?;
         self.change_index(|ix| {
             ix.remove(&key);
         });
@@ -554,8 +572,10 @@ impl Inventory {
             writes.push((vm_key(host, &v.name), rec));
         }
         if !writes.is_empty() {
-            self.vms
-                .put_batch(writes.iter().map(|(k, v)| (k.as_str(), v)))?;
+            self.vm_written(
+                self.vms
+                    .put_batch(writes.iter().map(|(k, v)| (k.as_str(), v))),
+            )?;
             self.change_index(|ix| {
                 for (k, v) in writes {
                     ix.put(k, v);
@@ -566,7 +586,7 @@ impl Inventory {
         gone.sort();
         for name in gone {
             let key = vm_key(host, name);
-            self.vms.delete(&key)?;
+            self.vm_written(self.vms.delete(&key))?;
             self.change_index(|ix| {
                 ix.remove(&key);
             });

@@ -105,7 +105,7 @@ const SCHEMA: &str = r##"{
     "allocation": {
       "type": "object", "additionalProperties": false,
       "properties": {
-        "shares": { "type": "integer", "minimum": 1 },
+        "shares": { "type": "integer", "minimum": 2, "maximum": 262144 },
         "reservation": { "$ref": "#/$defs/fraction" },
         "limit": { "$ref": "#/$defs/fraction" }
       }

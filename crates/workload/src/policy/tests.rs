@@ -170,3 +170,16 @@ fn a_toml_error_without_a_message_still_says_what_is_wrong() {
     );
     assert_eq!((p[0].line, p[0].column), (1, 18), "{p:?}");
 }
+
+#[test]
+fn cpu_shares_outside_what_hypervisors_take_are_reported() {
+    for (shares, says) in [("1", "is below 2"), ("5000000000", "is above 262144")] {
+        let text = format!("name = \"x\"\n[allocation]\nshares = {shares}\n");
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].line, 3, "{p:?}");
+        assert!(p[0].message.contains(says), "{p:?}");
+    }
+    let ok = validate::validate("name = \"x\"\n[allocation]\nshares = 262144\n").unwrap();
+    assert_eq!(ok.allocation.shares, 262_144);
+}

@@ -8,6 +8,9 @@ use toml::Spanned;
 use super::raw::*;
 use super::*;
 
+/// The most CPU shares a policy may give (libvirt's limit for qemu).
+const MAX_SHARES: i64 = 262_144;
+
 struct Checker<'a> {
     text: &'a str,
     problems: Vec<Problem>,
@@ -491,12 +494,18 @@ pub(super) fn validate(text: &str) -> std::result::Result<Policy, Vec<Problem>> 
     });
 
     let a = raw.allocation.as_ref();
-    let shares = c.count(
-        &a.and_then(|a| a.shares.clone()),
-        "allocation.shares",
-        1,
-        1024,
-    ) as u32;
+    // The hypervisor's CPU shares: libvirt's range for qemu (2..=262144).
+    let raw_shares = a.and_then(|a| a.shares.clone());
+    let mut shares = c.count(&raw_shares, "allocation.shares", 2, 1024);
+    if let Some(s) = raw_shares.as_ref().filter(|_| shares > MAX_SHARES) {
+        c.at(
+            s.span(),
+            format!("allocation.shares = {shares} is above {MAX_SHARES}"),
+            format!("write a whole number from 2 to {MAX_SHARES} (1024 is the usual default)"),
+        );
+        shares = 1024;
+    }
+    let shares = shares as u32;
     let reservation = c.fraction(
         &a.and_then(|a| a.reservation.clone()),
         "allocation.reservation",

@@ -75,12 +75,14 @@ pub fn parse(xml: &str) -> Result<Element, XmlError> {
             Event::Text(t) => {
                 if let Some(top) = stack.last_mut() {
                     let s = t.unescape().map_err(|e| XmlError(e.to_string()))?;
+                    check_chars(&s)?;
                     top.text.push_str(&s);
                 }
             }
             Event::CData(c) => {
                 if let Some(top) = stack.last_mut() {
                     let s = std::str::from_utf8(c.as_ref()).map_err(|e| XmlError(e.to_string()))?;
+                    check_chars(s)?;
                     top.text.push_str(s);
                 }
             }
@@ -164,6 +166,7 @@ fn open(start: &quick_xml::events::BytesStart<'_>) -> Result<Element, XmlError> 
             .unescape_value()
             .map_err(|e| XmlError(e.to_string()))?
             .into_owned();
+        check_chars(&value)?;
         attrs.push((key, value));
     }
     Ok(Element {
@@ -171,6 +174,18 @@ fn open(start: &quick_xml::events::BytesStart<'_>) -> Result<Element, XmlError> 
         attrs,
         ..Element::default()
     })
+}
+
+/// quick-xml lets through characters XML 1.0 forbids (NUL and most C0
+/// controls, raw or as references); read, they could not be written back.
+fn check_chars(s: &str) -> Result<(), XmlError> {
+    match s.chars().find(|&c| !super::xml::is_xml_char(c)) {
+        Some(c) => Err(XmlError(format!(
+            "character U+{:04X} is not allowed in XML",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn close(stack: &mut [Element], done: &mut Option<Element>, el: Element) -> Result<(), XmlError> {
@@ -185,6 +200,23 @@ fn close(stack: &mut [Element], done: &mut Option<Element>, el: Element) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_characters_xml_forbids() {
+        // Found by fuzz/ (libvirt_domain_xml): NULs in <description> were
+        // read, and the renderer wrote them back as U+FFFD.
+        for doc in [
+            "<domain><description>a\0b</description></domain>",
+            "<domain><description>a&#1;b</description></domain>",
+            "<domain><description><![CDATA[a\u{1f}b]]></description></domain>",
+            "<domain><name x='\u{b}'/></domain>",
+        ] {
+            let e = parse(doc).unwrap_err();
+            assert!(e.0.contains("is not allowed in XML"), "{doc:?}: {e}");
+        }
+        let root = parse("<domain><description>a\tb\nc&#13;</description></domain>").unwrap();
+        assert_eq!(root.child("description").unwrap().text, "a\tb\nc\r");
+    }
 
     #[test]
     fn reads_nested_elements_attributes_and_escaped_text() {

@@ -162,6 +162,29 @@ fn metrics_history_and_event_streams_over_sockets() {
     assert!(summary["datacenter"]["t"].as_array().unwrap().len() >= 3);
     assert_eq!(summary["hosts"].as_array().unwrap().len(), 2);
     assert_eq!(summary["busiest"].as_array().unwrap().len(), 1);
+    // The answers have what the OpenAPI document says they have.
+    let doc = up.get("/../openapi.json");
+    for (schema, answer) in [
+        ("Metrics", &host),
+        ("Metrics", &vm),
+        ("MetricsSummary", &summary),
+    ] {
+        for field in doc["components"]["schemas"][schema]["required"]
+            .as_array()
+            .unwrap()
+        {
+            let f = field.as_str().unwrap();
+            assert!(answer.get(f).is_some(), "{schema}.{f} missing: {answer}");
+        }
+    }
+    for path in [
+        "/api/v1/jobs/stream",
+        "/api/v1/events/stream",
+        "/api/v1/metrics",
+        "/api/v1/vms/{name}/metrics",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is documented");
+    }
     // Wrong names and values are refused, with problem bodies.
     let (status, body) = up.rest("GET", "/hosts/no-such-host/metrics", None);
     assert_eq!(

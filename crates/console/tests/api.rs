@@ -1,16 +1,11 @@
 //! The REST API over a real socket: auth and roles shared with WBEM,
 //! problem bodies for every error, the inventory as JSON.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use vine_console::{serve, Api, ApiConfig};
-use vine_coordinator::inventory::Inventory;
-use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
-use vine_wbem::auth::{basic, Role, UserStore};
-use vine_wbem::client::{ClientConfig, TlsVerify};
+use vine_wbem::auth::basic;
 
 struct Reply {
     status: u16,
@@ -51,23 +46,9 @@ async fn request(
 #[tokio::test]
 async fn the_inventory_is_served_as_json_to_vine_users_only() {
     let dir = tempfile::tempdir().unwrap();
-    let users = Arc::new(UserStore::open(dir.path().join("users.toml")).unwrap());
-    users.add("admin", Role::Admin, "admin-pw").unwrap();
-    users.add("viewer", Role::Reader, "viewer-pw").unwrap();
+    let users = support::users(dir.path());
     let store = vine_store::Store::open(dir.path().join("store")).unwrap();
-    let inventory = Arc::new(
-        Inventory::open(
-            &store,
-            ClientConfig {
-                url: String::new(),
-                user: "admin".into(),
-                password: "admin-pw".into(),
-                tls: TlsVerify::Insecure,
-                timeout: Duration::from_secs(2),
-            },
-        )
-        .unwrap(),
-    );
+    let inventory = support::inventory(&store);
     // An agent that is not there: resync must say so, not hang or panic.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
@@ -75,20 +56,13 @@ async fn the_inventory_is_served_as_json_to_vine_users_only() {
     inventory.add_host("host-a", &dead_url).unwrap();
     assert!(inventory.resync_host("host-a").await.is_err());
 
-    let api = serve(
-        ApiConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-        },
+    let api = support::serve(
         users,
-        Arc::new(Api {
-            coordinator: Coordinator::open(&store, inventory.clone(), CoordinatorConfig::default())
-                .unwrap(),
-        }),
-        std::future::pending(),
+        support::coordinator(&store, inventory.clone()),
+        None,
+        None,
     )
-    .await
-    .unwrap();
+    .await;
     let a = api.addr;
 
     let r = request(a, "GET", "/api/v1/hosts", None).await;

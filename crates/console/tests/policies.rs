@@ -4,16 +4,11 @@
 //! version stays active), rolled back by version; readers may only read,
 //! check and explain (POSTs that change nothing).
 
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
 use serde_json::json;
-use vine_console::{serve, Api, ApiClient, ApiConfig, ApiError};
-use vine_coordinator::inventory::Inventory;
-use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
+use vine_console::ApiError;
 use vine_store::Store;
-use vine_wbem::auth::{Role, UserStore};
-use vine_wbem::client::{ClientConfig, TlsVerify};
 use vine_workload::policy::DEFAULT_POLICY_TOML;
 
 fn policy(name: &str, upper: &str) -> String {
@@ -25,38 +20,11 @@ fn policy(name: &str, upper: &str) -> String {
 #[tokio::test]
 async fn policies_are_checked_versioned_and_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
-    let users = Arc::new(UserStore::open(dir.path().join("users.toml")).unwrap());
-    users.add("admin", Role::Admin, "admin-pw").unwrap();
-    users.add("viewer", Role::Reader, "viewer-pw").unwrap();
     let store = Store::open(dir.path().join("store")).unwrap();
-    let inventory = Arc::new(
-        Inventory::open(
-            &store,
-            ClientConfig {
-                url: String::new(),
-                user: "admin".into(),
-                password: "admin-pw".into(),
-                tls: TlsVerify::Insecure,
-                timeout: Duration::from_secs(2),
-            },
-        )
-        .unwrap(),
-    );
-    let coordinator = Coordinator::open(&store, inventory, CoordinatorConfig::default()).unwrap();
-    let api = serve(
-        ApiConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-        },
-        users,
-        Arc::new(Api { coordinator }),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
-    let url = format!("http://{}", api.addr);
-    let admin = ApiClient::new(&url, "admin", "admin-pw", TlsVerify::Insecure).unwrap();
-    let reader = ApiClient::new(&url, "viewer", "viewer-pw", TlsVerify::Insecure).unwrap();
+    let coordinator = support::coordinator(&store, support::inventory(&store));
+    let api = support::serve(support::users(dir.path()), coordinator, None, None).await;
+    let admin = support::client(&api, "admin");
+    let reader = support::client(&api, "viewer");
 
     // The editor's check: valid, then a contradiction with its place.
     let ok = admin

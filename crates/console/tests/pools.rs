@@ -7,17 +7,16 @@
 //! VM) are written to the store as a resync from real agents writes them;
 //! `crates/vine/tests/cli_e2e.rs` drives the same routes against `vine up`.
 
+mod support;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use vine_console::{serve, Api, ApiClient, ApiConfig, ApiError};
-use vine_coordinator::inventory::{HostHealth, HostRecord, Inventory, VmRecord};
-use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
+use vine_console::{ApiClient, ApiError};
+use vine_coordinator::inventory::{HostHealth, HostRecord, VmRecord};
+use vine_coordinator::ops::Coordinator;
 use vine_coordinator::vni::{HostCapacity, VmState};
 use vine_store::{names, Store};
-use vine_wbem::auth::{Role, UserStore};
-use vine_wbem::client::{ClientConfig, TlsVerify};
 
 fn host(name: &str, vcpus: u64, memory_mib: u64) -> HostRecord {
     HostRecord {
@@ -44,49 +43,20 @@ struct Setup {
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let users = Arc::new(UserStore::open(dir.path().join("users.toml")).unwrap());
-    users.add("admin", Role::Admin, "admin-pw").unwrap();
-    users.add("viewer", Role::Reader, "viewer-pw").unwrap();
     let store = Store::open(dir.path().join("store")).unwrap();
     // Two hosts of 8 CPUs and 16 GiB: 64 vCPUs and 32 GiB may be
     // allocated under the default ratios (4:1 CPU, 1:1 memory).
     let hosts = store.collection::<HostRecord>(names::HOSTS).unwrap();
     hosts.put("host-1", &host("host-1", 8, 16384)).unwrap();
     hosts.put("host-2", &host("host-2", 8, 16384)).unwrap();
-    let inventory = Arc::new(
-        Inventory::open(
-            &store,
-            ClientConfig {
-                url: String::new(),
-                user: "admin".into(),
-                password: "admin-pw".into(),
-                tls: TlsVerify::Insecure,
-                timeout: Duration::from_secs(2),
-            },
-        )
-        .unwrap(),
-    );
-    let coordinator = Coordinator::open(&store, inventory, CoordinatorConfig::default()).unwrap();
-    let api = serve(
-        ApiConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-        },
-        users,
-        Arc::new(Api {
-            coordinator: coordinator.clone(),
-        }),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
-    let url = api.url();
+    let coordinator = support::coordinator(&store, support::inventory(&store));
+    let api = support::serve(support::users(dir.path()), coordinator.clone(), None, None).await;
     Setup {
         addr: api.addr,
         _dir: dir,
         coordinator,
-        admin: ApiClient::new(&url, "admin", "admin-pw", TlsVerify::Insecure).unwrap(),
-        reader: ApiClient::new(&url, "viewer", "viewer-pw", TlsVerify::Insecure).unwrap(),
+        admin: support::client(&api, "admin"),
+        reader: support::client(&api, "viewer"),
     }
 }
 

@@ -2,18 +2,16 @@
 //! nothing else lets a host in, refusals are problem bodies, and what it
 //! answers is what `/api/openapi.json` says.
 
+mod support;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use vine_console::{serve_with_join, Api, ApiConfig, Join};
-use vine_coordinator::inventory::Inventory;
-use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
+use vine_console::Join;
 use vine_coordinator::vni::indications::{Freshness, ListenerConfig};
-use vine_wbem::auth::{basic, Role, UserStore};
-use vine_wbem::client::{ClientConfig, TlsVerify};
+use vine_wbem::auth::basic;
 
 const TOKEN: &str = "join-token-0123456789";
 
@@ -58,22 +56,9 @@ async fn send(
 #[tokio::test]
 async fn only_the_join_token_registers_hosts() {
     let dir = tempfile::tempdir().unwrap();
-    let users = Arc::new(UserStore::open(dir.path().join("users.toml")).unwrap());
-    users.add("admin", Role::Admin, "admin-pw").unwrap();
+    let users = support::users(dir.path());
     let store = vine_store::Store::open(dir.path().join("store")).unwrap();
-    let inventory = Arc::new(
-        Inventory::open(
-            &store,
-            ClientConfig {
-                url: String::new(),
-                user: "admin".into(),
-                password: "admin-pw".into(),
-                tls: TlsVerify::Insecure,
-                timeout: Duration::from_secs(2),
-            },
-        )
-        .unwrap(),
-    );
+    let inventory = support::inventory(&store);
     let freshness = Freshness::new(
         inventory.clone(),
         ListenerConfig {
@@ -82,24 +67,16 @@ async fn only_the_join_token_registers_hosts() {
             secret: b"k".to_vec(),
         },
     );
-    let api = serve_with_join(
-        ApiConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-        },
+    let api = support::serve(
         users,
-        Arc::new(Api {
-            coordinator: Coordinator::open(&store, inventory.clone(), CoordinatorConfig::default())
-                .unwrap(),
-        }),
+        support::coordinator(&store, inventory.clone()),
+        None,
         Some(Arc::new(Join {
             token: TOKEN.into(),
             freshness,
         })),
-        std::future::pending(),
     )
-    .await
-    .unwrap();
+    .await;
     let a = api.addr;
     // An agent address nothing listens on: registered, but not reachable.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

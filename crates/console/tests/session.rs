@@ -2,17 +2,13 @@
 //! cookie writes, roles, logout; HTTP Basic unchanged; the embedded
 //! console files with their content types and CSP.
 
+mod support;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use vine_console::{serve, Api, ApiConfig};
-use vine_coordinator::inventory::Inventory;
-use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
 use vine_wbem::auth::{basic, Role, UserStore};
-use vine_wbem::client::{ClientConfig, TlsVerify};
 use vine_wbem::transport::TlsSource;
 
 struct Reply {
@@ -82,41 +78,12 @@ fn cookie_of(r: &Reply) -> String {
 }
 
 async fn start(dir: &std::path::Path, tls: Option<TlsSource>) -> SocketAddr {
-    let users = Arc::new(UserStore::open(dir.join("users.toml")).unwrap());
-    if users.is_empty() {
-        users.add("admin", Role::Admin, "admin-pw").unwrap();
-        users.add("viewer", Role::Reader, "viewer-pw").unwrap();
-    }
+    let users = support::users(dir);
     let store =
         vine_store::Store::open(dir.join(if tls.is_some() { "store-tls" } else { "store" }))
             .unwrap();
-    let inventory = Arc::new(
-        Inventory::open(
-            &store,
-            ClientConfig {
-                url: String::new(),
-                user: "admin".into(),
-                password: "admin-pw".into(),
-                tls: TlsVerify::Insecure,
-                timeout: Duration::from_secs(2),
-            },
-        )
-        .unwrap(),
-    );
-    let api = serve(
-        ApiConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls,
-        },
-        users,
-        Arc::new(Api {
-            coordinator: Coordinator::open(&store, inventory, CoordinatorConfig::default())
-                .unwrap(),
-        }),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let coordinator = support::coordinator(&store, support::inventory(&store));
+    let api = support::serve(users, coordinator, tls, None).await;
     api.addr
 }
 

@@ -149,7 +149,13 @@ impl CimInstanceName {
         if let Some(colon) = rest.find(':') {
             let first_key = rest.find(['.', '=']).unwrap_or(rest.len());
             if colon < first_key {
-                namespace = Some(normalize_namespace(&rest[..colon]));
+                // Slashes and blanks around it mean nothing (and blanks
+                // would be lost by the next parse of the printed path).
+                let ns = rest[..colon].trim_matches(|c: char| c == '/' || c.is_whitespace());
+                if ns.is_empty() {
+                    return Err(err("the namespace before `:` is empty"));
+                }
+                namespace = Some(normalize_namespace(ns));
                 rest = &rest[colon + 1..];
             }
         }
@@ -400,6 +406,21 @@ mod tests {
         let e = CimInstanceName::parse("A.Count=3,On=true,count=4").unwrap_err();
         assert!(e.reason.contains("`count` is given twice"), "{e}");
         assert!(CimInstanceName::parse("A.Count=3,On=true").is_ok());
+    }
+
+    #[test]
+    fn namespaces_lose_blanks_and_slashes_and_cannot_be_empty() {
+        // Found by fuzz/ (cim_path): " /   :A" kept "   " as its namespace,
+        // which printed as a path whose namespace was "".
+        let p = CimInstanceName::parse(" / root/virt / :A").unwrap();
+        assert_eq!(p.namespace.as_deref(), Some("root/virt"));
+        for s in [" /   :A", ":A", "/:A.K=1"] {
+            let e = CimInstanceName::parse(s).unwrap_err();
+            assert!(
+                e.reason.contains("namespace before `:` is empty"),
+                "{s:?}: {e}"
+            );
+        }
     }
 
     #[test]

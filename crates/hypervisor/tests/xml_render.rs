@@ -214,6 +214,24 @@ fn hostile_text_is_escaped_and_reads_back_unchanged() {
 }
 
 #[test]
+fn parse_refuses_vcpu_counts_it_cannot_hold() {
+    // Seen while fuzzing (libvirt_domain_xml): 4294967297 vCPUs used to
+    // wrap to 1.
+    let doc = |vcpu: &str| {
+        format!("<domain><name>x</name><memory>1024</memory><vcpu {vcpu}</vcpu><os/></domain>")
+    };
+    let e = xml_parse::parse(&doc(">4294967297")).unwrap_err();
+    assert!(e.to_string().contains("vcpu is out of range"), "{e}");
+    let e = xml_parse::parse(&doc("current='4294967298'>2")).unwrap_err();
+    assert!(
+        e.to_string().contains("vcpu current is out of range"),
+        "{e}"
+    );
+    let s = xml_parse::parse(&doc("current='2'>4294967295")).unwrap();
+    assert_eq!((s.vcpus, s.max_vcpus), (2, u32::MAX));
+}
+
+#[test]
 fn parse_accepts_what_libvirt_adds_and_units() {
     let doc = "<domain type='kvm' id='3'><name>x</name><uuid>u</uuid>\
         <memory unit='GiB'>2</memory><currentMemory unit='MiB'>1024</currentMemory>\

@@ -51,9 +51,9 @@ pub fn from_element(root: &Element) -> Result<DomainSpec, ParseError> {
     };
     let (vcpus, max_vcpus) = match root.child("vcpu") {
         Some(v) => {
-            let max = number(v.text.trim(), "vcpu")? as u32;
+            let max = count(v.text.trim(), "vcpu")?;
             let cur = match v.attr("current") {
-                Some(c) => number(c, "vcpu current")? as u32,
+                Some(c) => count(c, "vcpu current")?,
                 None => max,
             };
             (cur, max)
@@ -200,6 +200,12 @@ fn number(s: &str, what: &str) -> Result<u64, ParseError> {
     s.trim()
         .parse()
         .map_err(|_| ParseError::Shape(format!("{what} is not a number: {s:?}")))
+}
+
+/// A vCPU count; one past `u32` is refused rather than wrapped.
+fn count(s: &str, what: &str) -> Result<u32, ParseError> {
+    u32::try_from(number(s, what)?)
+        .map_err(|_| ParseError::Shape(format!("{what} is out of range: {s:?}")))
 }
 
 /// A libvirt scaled integer (`<memory unit='MiB'>512</memory>`) in KiB.

@@ -18,7 +18,7 @@ echo "== interop tests (pywbem, pywbemcli, wbemcli against vine wbem serve)"
 cargo build -q -p vine
 VINE_BIN="$here/target/debug/vine" "$here/.venv/bin/python" -m pytest -q tests/interop
 
-# The sanitizer builds of the fuzz targets take ~8 minutes on 2 cores, so
+# The sanitizer builds of the 14 fuzz targets take ~13 minutes on 2 cores, so
 # the fuzz run is its own command (deploy/fuzz.sh); VINE_FUZZ=1 adds it here.
 if [ "${VINE_FUZZ:-0}" = 1 ]; then
   echo "== fuzz (${VINE_FUZZ_SECONDS:-60} s per target)"

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::broadcast::error::RecvError;
 use vine_cim::{CimDateTime, CimInstance};
-use vine_hypervisor::{DomainEvent, DomainEventKind, DomainInfo, HvError};
+use vine_hypervisor::{DomainEvent, DomainEventKind, DomainInfo, DomainState, HvError};
 
 use crate::context::VirtContext;
 use crate::system::system_instance;
@@ -137,7 +137,14 @@ async fn on_event(ctx: &VirtContext, known: &mut Known, ev: DomainEvent) {
                 publish_deleted(ctx, DELETED, &last);
             }
         }
-        Some(info) => {
+        Some(mut info) => {
+            // The domain is read after the event, and may have moved on
+            // (a pause and a quick resume): the indication reports the
+            // state the event announced, so each one carries its own
+            // transition; the next event's read catches up.
+            if let Some(state) = announced_state(ev.kind) {
+                info.state = state;
+            }
             let now = system_instance(ctx, &info);
             match known.insert(ev.domain.clone(), now.clone()) {
                 Some(before) => publish_modified(ctx, MODIFIED, &before, now),
@@ -183,6 +190,72 @@ async fn resync(ctx: &VirtContext, known: &mut Known, announce: bool) {
     std::mem::swap(known, &mut now);
 }
 
+/// The state a lifecycle event says the domain entered, when it says one.
+fn announced_state(kind: DomainEventKind) -> Option<DomainState> {
+    match kind {
+        DomainEventKind::Started | DomainEventKind::Resumed => Some(DomainState::Running),
+        DomainEventKind::Suspended => Some(DomainState::Paused),
+        DomainEventKind::Stopped => Some(DomainState::Shutoff),
+        DomainEventKind::PmSuspended => Some(DomainState::PmSuspended),
+        DomainEventKind::Crashed => Some(DomainState::Crashed),
+        // A guest's shutdown is followed by Stopped; a definition says
+        // nothing of the state.
+        DomainEventKind::Shutdown | DomainEventKind::Defined | DomainEventKind::Undefined => None,
+    }
+}
+
 fn state_of(i: &CimInstance) -> Option<&vine_cim::CimValue> {
     i.get("EnabledState")
+}
+
+#[cfg(test)]
+mod tests {
+    use vine_cim::CimValue;
+    use vine_hypervisor::testhost::{host_uri, write_host_file, TestHostSpec};
+    use vine_hypervisor::{Hypervisor, LibvirtHypervisor};
+    use vine_wbem::indication::IndicationSink;
+
+    use super::*;
+
+    fn states(i: &CimInstance) -> (Option<u16>, Option<u16>) {
+        let state = |p: &str| match i.get(p) {
+            Some(CimValue::Instance(x)) => match x.get("EnabledState") {
+                Some(CimValue::Uint16(s)) => Some(*s),
+                _ => None,
+            },
+            _ => None,
+        };
+        (state("PreviousInstance"), state("SourceInstance"))
+    }
+
+    /// A pause that libvirt reports after the guest has already been
+    /// resumed still reads as running → paused, then paused → running.
+    #[tokio::test]
+    async fn each_indication_carries_the_state_its_event_announced() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("h.xml");
+        let spec = TestHostSpec::new("h", 4, 4096, dir.path().join("pool")).with_sample_vms(1);
+        write_host_file(&file, &spec).unwrap();
+        let hv = LibvirtHypervisor::open(&host_uri(&file)).unwrap();
+        let vm = hv.domains().unwrap()[0].name.clone();
+        let mut ctx = VirtContext::new(hv, "KVM", "h");
+        let (sink, mut rx) = IndicationSink::channel(16);
+        ctx.sink = Some(sink);
+        let mut known = Known::new();
+        resync(&ctx, &mut known, false).await;
+        // The domain runs throughout: only the events say it paused.
+        for kind in [DomainEventKind::Suspended, DomainEventKind::Resumed] {
+            let ev = DomainEvent {
+                domain: vm.clone(),
+                uuid: String::new(),
+                kind,
+                detail: 0,
+            };
+            on_event(&ctx, &mut known, ev).await;
+        }
+        let a = rx.recv().await.unwrap().indication;
+        let b = rx.recv().await.unwrap().indication;
+        assert_eq!(states(&a), (Some(2), Some(9)));
+        assert_eq!(states(&b), (Some(9), Some(2)));
+    }
 }

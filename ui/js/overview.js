@@ -1,7 +1,7 @@
 // The overview: hosts with health, allocation and use now, utilization
 // over the last hour (the manager's metrics history: the data centre and
 // the busiest hosts, updated live), the data-centre and service pools,
-// virtual servers laid out on hosts, recent events (streamed). Every
+// virtual servers laid out on hosts, alerts, recent events (streamed). Every
 // section loads on its own, so one missing endpoint does not blank the page.
 
 import * as api from "./api.js";
@@ -9,6 +9,7 @@ import { h, fill, state, barline, bar, mib, num, when, unavailable, every } from
 import { createTable } from "./table.js";
 import { utilChart } from "./charts.js";
 import { follow } from "./stream.js";
+import { alertsFrom } from "./alerts.js";
 
 /** Host pools are named `host/<host>`. */
 export function hostLoads(pools) {
@@ -46,6 +47,10 @@ export function render(main, { signal }) {
     h("h3", {}, "Busiest hosts (CPU now)"), busyBox);
   const vsBox = h("section", { class: "panel", id: "ov-vs", "aria-labelledby": "ov-vs-h" });
   const evBox = h("section", { class: "panel", id: "ov-events", "aria-labelledby": "ov-events-h" });
+  // Announced politely to screen readers as alerts come and go.
+  const alertBox = h("section", { class: "panel", id: "ov-alerts", "aria-labelledby": "ov-alerts-h", "aria-live": "polite" });
+  const alertBody = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  fill(alertBox, h("h2", { id: "ov-alerts-h" }, "Alerts"), alertBody);
   const hostsBody = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const poolsBody = h("div");
   const vsBody = h("div");
@@ -54,7 +59,7 @@ export function render(main, { signal }) {
   fill(poolsBox, h("h2", { id: "ov-pools-h" }, "Pools"), poolsBody);
   fill(vsBox, h("h2", { id: "ov-vs-h" }, "Virtual servers"), vsBody);
   fill(evBox, h("h2", { id: "ov-events-h" }, "Recent events"), evBody);
-  fill(main, h("h1", {}, "Overview"), cards, utilBox,
+  fill(main, h("h1", {}, "Overview"), cards, alertBox, utilBox,
     h("div", { class: "grid" }, hostsBox, poolsBox), h("div", { class: "grid" }, vsBox, evBox));
 
   const table = createTable({
@@ -117,6 +122,8 @@ export function render(main, { signal }) {
   async function loadHostsAndPools() {
     const [hosts, pools] = await Promise.allSettled([api.get("/hosts", { signal }), api.get("/pools", { signal })]);
     if (hosts.status === "rejected") { fill(hostsBody, unavailable("hosts", hosts.reason)); return; }
+    seen.hosts = hosts.value;
+    drawAlerts();
     let loads;
     if (pools.status === "fulfilled") {
       loads = hostLoads(pools.value);
@@ -169,6 +176,8 @@ export function render(main, { signal }) {
   async function loadVs() {
     let list;
     try { list = await api.get("/vs", { signal }); } catch (e) { fill(vsBody, unavailable("virtual servers", e)); return; }
+    seen.vs = list;
+    drawAlerts();
     if (!list.length) { fill(vsBody, h("p", { class: "muted" }, "No virtual servers.")); return; }
     fill(vsBody, list.map((v) => {
       const byHost = new Map();
@@ -180,6 +189,18 @@ export function render(main, { signal }) {
           h("div", { class: "vs-host" }, h("div", { class: "h" }, host),
             nodes.map((n) => h("a", { class: "chip", href: `#/vms/${encodeURIComponent(n.vm)}` }, n.vm))))));
     }));
+  }
+
+  // Alerts: what the other sections read, looked at together.
+  const seen = { hosts: null, vs: [], events: [] };
+  function drawAlerts() {
+    if (!seen.hosts) return;
+    const list = alertsFrom(seen);
+    fill(alertBody, list.length ? h("ul", { class: "alerts" }, list.slice(0, 10).map((a) =>
+      h("li", { class: `sev-${a.severity}`, "data-alert": a.subject },
+        h("strong", {}, a.severity === "error" ? "Error" : "Warning"), " ",
+        h("a", { href: a.href }, a.subject), ": ", a.text))) :
+      h("p", { class: "muted", id: "no-alerts" }, "Nothing needs attention."));
   }
 
   // Events: the newest from the log whenever the stream (re)opens, then
@@ -198,6 +219,8 @@ export function render(main, { signal }) {
     drawEvents();
   }
   function drawEvents() {
+    seen.events = events;
+    drawAlerts();
     const items = events.slice().sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, 12);
     fill(evBody, items.length ? h("ol", { class: "events" }, items.map((e) => h("li", { "data-event": e.id },
       h("span", { class: "muted" }, when(e.at)),

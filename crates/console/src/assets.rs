@@ -52,6 +52,7 @@ pub(crate) static ASSETS: &[Asset] = &[
     asset!("js/editor.js", JS),
     asset!("js/diff.js", JS),
     asset!("js/vs.js", JS),
+    asset!("js/alerts.js", JS),
     asset!("vendor/uplot/uPlot.esm.js", JS),
     asset!("vendor/uplot/uPlot.min.css", CSS),
 ];

@@ -147,6 +147,36 @@ async fn policies_and_virtual_servers_through_the_console() {
     )
     .await;
 
+    // Alerts on the overview: a host put in maintenance is named with
+    // what to do; once it is back, nothing needs attention.
+    wait_js(&c, "no alerts", "document.getElementById('no-alerts')", 15).await;
+    let (status, body) = up.rest("PATCH", "/hosts/host-1", Some(json!({"maintenance": true})));
+    assert_eq!(status, 200, "{body}");
+    let alert = wait_js(
+        &c,
+        "the maintenance alert",
+        "document.querySelector('#ov-alerts [data-alert=\"host-1\"]')?.textContent",
+        15,
+    )
+    .await;
+    assert!(
+        alert.as_str().unwrap().contains("in maintenance"),
+        "{alert}"
+    );
+    let (status, _) = up.rest(
+        "PATCH",
+        "/hosts/host-1",
+        Some(json!({"maintenance": false})),
+    );
+    assert_eq!(status, 200);
+    wait_js(
+        &c,
+        "the alert gone",
+        "document.getElementById('no-alerts')",
+        15,
+    )
+    .await;
+
     // The diff module on its own: a replaced line is a deletion then an
     // addition, unchanged lines keep both numbers.
     let d = c

@@ -22,6 +22,8 @@
 //! and with separate `vine agent` and `vine manager` processes (the VM
 //! crosses to the peer agent through its CIM interface).
 
+mod up_support;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -89,6 +91,44 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `vine up` with `hosts` hosts of `vms` VMs on test drivers whose load
+/// comes from `load`, sampled every 0.5 s, the policy loop every
+/// `policy_secs` (0: off), no haproxy; state in `dir/up`.
+fn up_with_load(
+    dir: &Path,
+    hosts: usize,
+    vms: usize,
+    load: &Path,
+    policy_secs: u64,
+) -> up_support::Up {
+    let policy = policy_secs.to_string();
+    let load = load.to_str().expect("a UTF-8 path");
+    up_support::vine_up(
+        &dir.join("up"),
+        hosts,
+        vms,
+        &[
+            "--haproxy",
+            "off",
+            "--monitor-interval",
+            "0.5",
+            "--policy-interval",
+            &policy,
+            "--synthetic-load",
+            load,
+        ],
+    )
+}
+
+/// The URL `vine up` announced for agent `name`.
+fn agent_url(up: &up_support::Up, name: &str) -> String {
+    up.agents
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, u)| u.clone())
+        .unwrap_or_else(|| panic!("vine up announced no agent {name}"))
 }
 
 /// Reads the child's stdout lines on a thread; returns them as they come.
@@ -277,23 +317,11 @@ async fn vine_up_runs_the_loop_and_a_hot_host_sheds_a_vm() {
     let dir = tempfile::tempdir().unwrap();
     let load = dir.path().join("load.json");
     set_load(&load, json!({}));
-    let mut child = vine()
-        .args(["up", "--hosts", "2", "--vms-per-host", "2"])
-        .args(["--http", "127.0.0.1:0", "--https", "off"])
-        .args(["--api", "127.0.0.1:0", "--haproxy", "off"])
-        .args(["--monitor-interval", "0.5", "--policy-interval", "1"])
-        .arg("--synthetic-load")
-        .arg(&load)
-        .arg("--state-dir")
-        .arg(dir.path().join("up"))
-        .spawn()
-        .expect("vine runs");
-    let out = lines(&mut child);
-    let _up = Proc(child);
-    let password = expect_line(&out, "user: admin  password: ");
-    let api = api(&expect_line(&out, "api: "), &password);
-    let a = agent(&expect_line(&out, "agent host-1: "), &password);
-    let b = agent(&expect_line(&out, "agent host-2: "), &password);
+    let up = up_with_load(dir.path(), 2, 2, &load, 1);
+    let password = up.password.clone();
+    let api = api(&up.api.clone(), &password);
+    let a = agent(&agent_url(&up, "host-1"), &password);
+    let b = agent(&agent_url(&up, "host-2"), &password);
     one_vm_leaves_the_hot_host(&api, &load, ("host-1", &a), ("host-2", &b)).await;
 }
 
@@ -469,24 +497,12 @@ async fn explain_shows_the_move_on_the_live_data_centre_and_sends_nothing() {
     let load = dir.path().join("load.json");
     set_load(&load, json!({}));
     // No policy loop: only explain plans.
-    let mut child = vine()
-        .args(["up", "--hosts", "2", "--vms-per-host", "2"])
-        .args(["--http", "127.0.0.1:0", "--https", "off"])
-        .args(["--api", "127.0.0.1:0", "--haproxy", "off"])
-        .args(["--monitor-interval", "0.5", "--policy-interval", "0"])
-        .arg("--synthetic-load")
-        .arg(&load)
-        .arg("--state-dir")
-        .arg(dir.path().join("up"))
-        .spawn()
-        .expect("vine runs");
-    let out = lines(&mut child);
-    let _up = Proc(child);
-    let password = expect_line(&out, "user: admin  password: ");
-    let api_url = expect_line(&out, "api: ");
+    let up = up_with_load(dir.path(), 2, 2, &load, 0);
+    let password = up.password.clone();
+    let api_url = up.api.clone();
     let api = api(&api_url, &password);
-    let a = agent(&expect_line(&out, "agent host-1: "), &password);
-    let b = agent(&expect_line(&out, "agent host-2: "), &password);
+    let a = agent(&agent_url(&up, "host-1"), &password);
+    let b = agent(&agent_url(&up, "host-2"), &password);
 
     // Wrong requests are refused with what to fix.
     let (code, detail) = status(api.post("/policies/explain", &json!({})).await);
@@ -607,23 +623,10 @@ async fn two_moves_of_one_round_run_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let load = dir.path().join("load.json");
     set_load(&load, json!({}));
-    let mut child = vine()
-        .args(["up", "--hosts", "2", "--vms-per-host", "4"])
-        .args(["--http", "127.0.0.1:0", "--https", "off"])
-        .args(["--api", "127.0.0.1:0", "--haproxy", "off"])
-        .args(["--monitor-interval", "0.5", "--policy-interval", "1"])
-        .arg("--synthetic-load")
-        .arg(&load)
-        .arg("--state-dir")
-        .arg(dir.path().join("up"))
-        .spawn()
-        .expect("vine runs");
-    let out = lines(&mut child);
-    let _up = Proc(child);
-    let password = expect_line(&out, "user: admin  password: ");
-    let api = api(&expect_line(&out, "api: "), &password);
-    let _ = expect_line(&out, "agent host-1: ");
-    let b = agent(&expect_line(&out, "agent host-2: "), &password);
+    let up = up_with_load(dir.path(), 2, 4, &load, 1);
+    let password = up.password.clone();
+    let api = api(&up.api.clone(), &password);
+    let b = agent(&agent_url(&up, "host-2"), &password);
 
     // Two moves a round, both at once.
     let policy = POLICY
@@ -695,21 +698,9 @@ async fn a_label_scoped_policy_moves_only_within_its_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let load = dir.path().join("load.json");
     set_load(&load, json!({}));
-    let mut child = vine()
-        .args(["up", "--hosts", "3", "--vms-per-host", "2"])
-        .args(["--http", "127.0.0.1:0", "--https", "off"])
-        .args(["--api", "127.0.0.1:0", "--haproxy", "off"])
-        .args(["--monitor-interval", "0.5", "--policy-interval", "1"])
-        .arg("--synthetic-load")
-        .arg(&load)
-        .arg("--state-dir")
-        .arg(dir.path().join("up"))
-        .spawn()
-        .expect("vine runs");
-    let out = lines(&mut child);
-    let _up = Proc(child);
-    let password = expect_line(&out, "user: admin  password: ");
-    let api = api(&expect_line(&out, "api: "), &password);
+    let up = up_with_load(dir.path(), 3, 2, &load, 1);
+    let password = up.password.clone();
+    let api = api(&up.api.clone(), &password);
 
     // Rack a is host-1 and host-2; host-3 carries no label.
     for h in ["host-1", "host-2"] {
@@ -765,21 +756,9 @@ async fn cpu_shares_reach_the_agent_and_the_test_driver_says_it_cannot_keep_them
     let dir = tempfile::tempdir().unwrap();
     let load = dir.path().join("load.json");
     set_load(&load, json!({}));
-    let mut child = vine()
-        .args(["up", "--hosts", "1", "--vms-per-host", "1"])
-        .args(["--http", "127.0.0.1:0", "--https", "off"])
-        .args(["--api", "127.0.0.1:0", "--haproxy", "off"])
-        .args(["--monitor-interval", "0.5", "--policy-interval", "1"])
-        .arg("--synthetic-load")
-        .arg(&load)
-        .arg("--state-dir")
-        .arg(dir.path().join("up"))
-        .spawn()
-        .expect("vine runs");
-    let out = lines(&mut child);
-    let _up = Proc(child);
-    let password = expect_line(&out, "user: admin  password: ");
-    let api = api(&expect_line(&out, "api: "), &password);
+    let up = up_with_load(dir.path(), 1, 1, &load, 1);
+    let password = up.password.clone();
+    let api = api(&up.api.clone(), &password);
 
     // Through the REST API: a vm.resize job carrying only cpu_shares.
     let why = "not supported by the test driver: CPU shares";

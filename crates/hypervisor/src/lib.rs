@@ -18,7 +18,7 @@ pub mod testhost;
 mod types;
 
 pub use error::{HvError, HvResult};
-pub use libvirt::LibvirtHypervisor;
+pub use libvirt::{LibvirtHypervisor, CPU_METADATA_NS, CPU_PERIOD_US};
 pub use types::*;
 
 use std::sync::Arc;
@@ -102,6 +102,19 @@ pub trait Hypervisor: Send + Sync + 'static {
     /// (libvirt's `cpu_shares` on qemu/LXC, `weight` on Xen); a driver
     /// that cannot keep it says so with [`HvError::Unsupported`].
     fn set_cpu_shares(&self, name: &str, shares: u32, scope: Scope) -> HvResult<()>;
+
+    /// Caps each vCPU at `pct` percent of one host core (1..=100, 100 =
+    /// no cap; libvirt's `vcpu_period`/`vcpu_quota`); a driver that cannot
+    /// keep it says so with [`HvError::Unsupported`].
+    fn set_cpu_limit(&self, name: &str, pct: u32, scope: Scope) -> HvResult<()>;
+
+    /// Records the domain's CPU reservation (`pct` percent of one core per
+    /// vCPU, 0..=100) with the domain, in its libvirt `<metadata>`. Only
+    /// records: admitting it against the host is the caller's.
+    fn set_cpu_reservation(&self, name: &str, pct: u32, scope: Scope) -> HvResult<()>;
+
+    /// The domain's CPU limit and reservation as it is now.
+    fn cpu_time(&self, name: &str) -> HvResult<CpuTime>;
 
     fn attach_disk(&self, name: &str, disk: &DiskSpec, scope: Scope) -> HvResult<()>;
     /// Detaches the disk whose target device is `target` (`vdb`).

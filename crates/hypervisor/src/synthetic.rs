@@ -300,6 +300,15 @@ impl Hypervisor for SyntheticLoad {
     fn set_cpu_shares(&self, name: &str, shares: u32, scope: Scope) -> HvResult<()> {
         self.inner.set_cpu_shares(name, shares, scope)
     }
+    fn set_cpu_limit(&self, name: &str, pct: u32, scope: Scope) -> HvResult<()> {
+        self.inner.set_cpu_limit(name, pct, scope)
+    }
+    fn set_cpu_reservation(&self, name: &str, pct: u32, scope: Scope) -> HvResult<()> {
+        self.inner.set_cpu_reservation(name, pct, scope)
+    }
+    fn cpu_time(&self, name: &str) -> HvResult<CpuTime> {
+        self.inner.cpu_time(name)
+    }
     fn attach_disk(&self, name: &str, disk: &DiskSpec, scope: Scope) -> HvResult<()> {
         self.inner.attach_disk(name, disk, scope)
     }

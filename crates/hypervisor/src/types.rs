@@ -315,6 +315,17 @@ pub enum Scope {
     Both,
 }
 
+/// A domain's CPU time allocation, in percent of one host core per vCPU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuTime {
+    /// The most each vCPU may run (100 = no cap); `None` when the domain
+    /// has no quota set.
+    pub limit_pct: Option<u32>,
+    /// What each vCPU is guaranteed by the host's admission control
+    /// (0 = none); `None` when none was ever recorded.
+    pub reservation_pct: Option<u32>,
+}
+
 /// Cumulative usage counters of one domain.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DomainStats {

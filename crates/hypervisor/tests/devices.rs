@@ -240,3 +240,62 @@ fn cpu_shares_the_test_driver_cannot_keep_are_refused_not_faked() {
     let e = hv.set_cpu_shares("nope", 100, Scope::Live).unwrap_err();
     assert!(matches!(&e, HvError::NoDomain(_)), "{e}");
 }
+
+#[test]
+fn a_cpu_limit_the_test_driver_cannot_keep_is_refused_not_faked() {
+    let h = common::host("host-limit", 0);
+    let hv = &h.hv;
+    grown(&h, "w");
+    hv.start("w").unwrap();
+    // The test driver's `fair` scheduler has no vcpu_quota at all.
+    for scope in [Scope::Live, Scope::Both, Scope::Config] {
+        let e = hv.set_cpu_limit("w", 50, scope).unwrap_err();
+        assert!(
+            matches!(&e, HvError::Unsupported { driver, what } if driver == "test" && what.contains("CPU limit")),
+            "{scope:?}: {e}"
+        );
+    }
+    assert_eq!(hv.cpu_time("w").unwrap().limit_pct, None);
+    for bad in [0, 101] {
+        let e = hv.set_cpu_limit("w", bad, Scope::Live).unwrap_err();
+        assert!(
+            matches!(&e, HvError::InvalidSpec(m) if m.contains("1 to 100")),
+            "{e}"
+        );
+    }
+    let e = hv.set_cpu_limit("nope", 50, Scope::Live).unwrap_err();
+    assert!(matches!(&e, HvError::NoDomain(_)), "{e}");
+}
+
+#[test]
+fn a_cpu_reservation_is_kept_with_the_domain_and_saved_with_the_host() {
+    let h = common::host("host-reserve", 0);
+    let hv = &h.hv;
+    grown(&h, "r");
+    assert_eq!(hv.cpu_time("r").unwrap(), CpuTime::default());
+    // Shut off: the definition.
+    hv.set_cpu_reservation("r", 40, Scope::Both).unwrap();
+    assert_eq!(hv.cpu_time("r").unwrap().reservation_pct, Some(40));
+    // It comes up with the domain, then changes live and in the definition.
+    hv.start("r").unwrap();
+    assert_eq!(hv.cpu_time("r").unwrap().reservation_pct, Some(40));
+    for s in [Scope::Config, Scope::Live] {
+        hv.set_cpu_reservation("r", 25, s).unwrap();
+    }
+    assert_eq!(hv.cpu_time("r").unwrap().reservation_pct, Some(25));
+    assert!(hv.domain_xml("r").unwrap().contains(CPU_METADATA_NS));
+    let e = hv.set_cpu_reservation("r", 101, Scope::Live).unwrap_err();
+    assert!(
+        matches!(&e, HvError::InvalidSpec(m) if m.contains("0 to 100")),
+        "{e}"
+    );
+    assert_eq!(hv.cpu_time("r").unwrap().reservation_pct, Some(25));
+
+    // A host file written back and read again still has it.
+    let file = h.dir.path().join("saved.xml");
+    hv.save_test_host(&file).unwrap();
+    let again = LibvirtHypervisor::open(&testhost::host_uri(&file)).unwrap();
+    assert_eq!(again.cpu_time("r").unwrap().reservation_pct, Some(25));
+    let e = hv.set_cpu_reservation("nope", 10, Scope::Live).unwrap_err();
+    assert!(matches!(&e, HvError::NoDomain(_)), "{e}");
+}

@@ -1,7 +1,8 @@
 //! End to end against real QEMU through libvirtd: a tiny guest (no disk,
 //! firmware only) is defined, started, seen running, given CPU shares
-//! (virsh schedinfo reads them back, live and in the definition), and
-//! removed.
+//! (virsh schedinfo reads them back, live and in the definition), a CPU
+//! limit (virsh schedinfo's vcpu_quota) and a CPU reservation (virsh
+//! metadata), and removed.
 //! Starts its own libvirtd when `qemu:///system` is not reachable; where
 //! that cannot work (not root, no libvirtd installed) it says why and
 //! skips — ./deploy/setup.sh installs what it needs.
@@ -80,14 +81,28 @@ fn connect() -> Result<(Daemon, Arc<LibvirtHypervisor>), String> {
 
 /// The domain's `cpu_shares` as `virsh schedinfo` shows them.
 fn virsh_shares(name: &str, scope: &str) -> Option<String> {
+    virsh_sched(name, scope, "cpu_shares")
+}
+
+/// One of the domain's scheduler parameters as `virsh schedinfo` shows it.
+fn virsh_sched(name: &str, scope: &str, field: &str) -> Option<String> {
     let out = Command::new("virsh")
         .args(["-c", URI, "schedinfo", scope, name])
         .output()
         .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("cpu_shares"))
-        .map(|v| v.trim_start_matches([' ', ':']).trim().to_string())
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == field).then(|| v.trim().to_string())
+    })
+}
+
+/// vine's CPU element in the domain's metadata as `virsh metadata` shows it.
+fn virsh_metadata(name: &str, scope: &str) -> String {
+    let out = Command::new("virsh")
+        .args(["-c", URI, "metadata", name, CPU_METADATA_NS, scope])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]
@@ -119,6 +134,19 @@ fn a_tiny_qemu_guest_starts_and_reports_running() {
         // Shut off: shares go to the definition only.
         hv.set_cpu_shares(&name, 512, Scope::Both).unwrap();
         assert_eq!(virsh_shares(&name, "--config").as_deref(), Some("512"));
+        // A CPU limit of half a core per vCPU and a reservation of 30 %.
+        hv.set_cpu_limit(&name, 50, Scope::Both).unwrap();
+        assert_eq!(
+            virsh_sched(&name, "--config", "vcpu_quota").as_deref(),
+            Some("50000")
+        );
+        assert_eq!(
+            virsh_sched(&name, "--config", "vcpu_period").as_deref(),
+            Some("100000")
+        );
+        hv.set_cpu_reservation(&name, 30, Scope::Both).unwrap();
+        let md = virsh_metadata(&name, "--config");
+        assert!(md.contains("reservation=\"30\""), "{md}");
         let mut rx = hv.subscribe();
         hv.start(&name).unwrap();
         let running = hv.domain(&name).unwrap();
@@ -153,6 +181,36 @@ fn a_tiny_qemu_guest_starts_and_reports_running() {
         }
         let e = hv.set_cpu_shares(&name, 0, Scope::Live).unwrap_err();
         assert!(matches!(e, HvError::InvalidSpec(_)), "{e}");
+        // The limit and reservation came up with the guest; then a new
+        // limit live and in the definition, and back to no cap.
+        assert_eq!(
+            virsh_sched(&name, "--live", "vcpu_quota").as_deref(),
+            Some("50000")
+        );
+        let md = virsh_metadata(&name, "--live");
+        assert!(md.contains("reservation=\"30\""), "{md}");
+        hv.set_cpu_limit(&name, 25, Scope::Both).unwrap();
+        for scope in ["--live", "--config"] {
+            assert_eq!(
+                virsh_sched(&name, scope, "vcpu_quota").as_deref(),
+                Some("25000"),
+                "{scope}"
+            );
+        }
+        assert_eq!(
+            hv.cpu_time(&name).unwrap(),
+            CpuTime {
+                limit_pct: Some(25),
+                reservation_pct: Some(30)
+            }
+        );
+        hv.set_cpu_limit(&name, 100, Scope::Both).unwrap();
+        assert_eq!(hv.cpu_time(&name).unwrap().limit_pct.unwrap_or(100), 100);
+        let q = virsh_sched(&name, "--live", "vcpu_quota").unwrap_or_default();
+        assert!(
+            q.starts_with('-') || q.parse::<u64>().is_ok_and(|q| q > 10_000_000),
+            "live vcpu_quota after no cap: {q}"
+        );
     }));
     let _ = hv.destroy(&name);
     hv.undefine(&name).unwrap();

@@ -11,7 +11,7 @@ use crate::types::{DiskSpec, DriverKind, NicSpec, Scope};
 /// libvirt's modification flags for `scope`. `Both` on a shut-off domain
 /// means the definition only (there is nothing live to change); `Live`
 /// on one is an invalid state.
-fn flags(
+pub(crate) fn flags(
     hv: &LibvirtHypervisor,
     dom: &Domain,
     name: &str,

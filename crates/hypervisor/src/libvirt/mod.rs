@@ -8,6 +8,8 @@
 
 /// Connection, close callback and reconnection with back-off.
 mod connection;
+/// CPU limit (CFS quota) and reservation (domain metadata).
+mod cpu_time;
 /// Define-time checks: does a spec fit this host.
 mod define;
 /// vCPUs, memory, disks and NICs of a domain.
@@ -46,6 +48,7 @@ use crate::error::{HvError, HvResult};
 use crate::types::*;
 use crate::Hypervisor;
 use connection::{Link, LinkState};
+pub use cpu_time::{METADATA_NS as CPU_METADATA_NS, PERIOD_US as CPU_PERIOD_US};
 
 /// Test-driver hypervisors open in this process, by URI.
 fn registry() -> &'static Mutex<HashMap<String, Arc<LibvirtHypervisor>>> {
@@ -249,6 +252,18 @@ impl Hypervisor for LibvirtHypervisor {
 
     fn set_cpu_shares(&self, name: &str, shares: u32, scope: Scope) -> HvResult<()> {
         devices::set_cpu_shares(self, name, shares, scope)
+    }
+
+    fn set_cpu_limit(&self, name: &str, pct: u32, scope: Scope) -> HvResult<()> {
+        cpu_time::set_cpu_limit(self, name, pct, scope)
+    }
+
+    fn set_cpu_reservation(&self, name: &str, pct: u32, scope: Scope) -> HvResult<()> {
+        cpu_time::set_cpu_reservation(self, name, pct, scope)
+    }
+
+    fn cpu_time(&self, name: &str) -> HvResult<CpuTime> {
+        cpu_time::cpu_time(self, name)
     }
 
     fn attach_disk(&self, name: &str, disk: &DiskSpec, scope: Scope) -> HvResult<()> {

@@ -43,6 +43,10 @@ pub struct VirtContext {
     /// The resource monitor (samples, history, `latest()`); replace it
     /// before `install` to change its interval.
     pub monitor: Arc<crate::monitor::Monitor>,
+    /// The shell command that powers this host off when the manager asks
+    /// (`vine agent --power-off-command`); `None`: the host cannot be
+    /// powered off through CIM (see [`crate::power`]).
+    pub power_off_command: Option<String>,
 }
 
 impl VirtContext {
@@ -60,6 +64,7 @@ impl VirtContext {
             peers: Arc::default(),
             peer_login: None,
             monitor: crate::monitor::Monitor::new(Default::default()),
+            power_off_command: None,
         }
     }
 

@@ -122,6 +122,7 @@ pub fn install(
     // metrics register here (their own install functions, same registry,
     // profiles and ctx; services and capabilities go into ctx.links).
     crate::resources::install(&ctx, registry, profiles);
+    crate::power::install(&ctx, registry, profiles);
 
     profiles.add(
         ProfileSpec::dmtf(PROFILE_COMPUTER_SYSTEM, "Computer System", "1.0.0")

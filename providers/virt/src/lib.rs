@@ -27,6 +27,8 @@ pub mod peer;
 pub mod pool_assoc;
 /// Resource pools, child pools and admission control (DSP1041/1045/1059).
 pub mod pools;
+/// Power state management of the host (DSP1027): powering it off.
+pub mod power;
 /// Installs pools, migration, metrics and their profiles.
 pub mod resources;
 /// The pool provider and the pool configuration service.

@@ -30,6 +30,7 @@ fn host(name: &str, vcpus: u64, memory_mib: u64) -> HostRecord {
         capacity: Some(HostCapacity { vcpus, memory_mib }),
         labels: Default::default(),
         maintenance: false,
+        ..HostRecord::new("", "")
     }
 }
 

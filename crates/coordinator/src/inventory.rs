@@ -42,6 +42,60 @@ pub struct HostRecord {
     /// by a drain (and left on after it) or by an administrator.
     #[serde(default)]
     pub maintenance: bool,
+    /// Powered on or off, as `host.power` jobs leave it. A host that is
+    /// off on purpose is not "unreachable": nothing is placed on it and
+    /// nobody is alerted, and the policy engine may wake it.
+    #[serde(default)]
+    pub power: HostPower,
+    /// The MAC Wake-on-LAN wakes it by (lowercase `aa:bb:…`): sent by its
+    /// agent when it joins, or set with `PATCH /api/v1/hosts/{name}`.
+    #[serde(default)]
+    pub mac: Option<String>,
+    /// Whether its agent can power it off (DSP1027); `None` until asked
+    /// (the first resync after it joins or comes back).
+    #[serde(default)]
+    pub can_power_off: Option<bool>,
+}
+
+impl HostRecord {
+    /// A host just registered: nothing seen yet.
+    pub fn new(name: &str, url: &str) -> Self {
+        HostRecord {
+            name: name.into(),
+            url: url.into(),
+            prefix: None,
+            system_name: None,
+            health: HostHealth::Unknown,
+            last_seen: None,
+            last_error: None,
+            capacity: None,
+            labels: BTreeMap::new(),
+            maintenance: false,
+            power: HostPower::On,
+            mac: None,
+            can_power_off: None,
+        }
+    }
+
+    /// Whether it runs and may take VMs: up, powered on, not in
+    /// maintenance.
+    pub fn takes_vms(&self) -> bool {
+        self.health == HostHealth::Up && self.power == HostPower::On && !self.maintenance
+    }
+}
+
+/// A host's power as the manager knows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HostPower {
+    /// On (every host the manager has not powered off).
+    #[default]
+    On,
+    /// Its agent accepted a power-off; waiting for it to go silent.
+    Stopping,
+    /// Powered off by the manager; not resynced until it answers again.
+    Off,
+    /// Woken (Wake-on-LAN or BMC); waiting for its agent to answer.
+    Starting,
 }
 
 /// Whether the host's agent answers.
@@ -219,18 +273,7 @@ impl Inventory {
     /// Registers a host by its agent URL. Refuses a second host of the same
     /// name.
     pub fn add_host(&self, name: &str, url: &str) -> Result<HostRecord> {
-        let rec = HostRecord {
-            name: name.into(),
-            url: url.into(),
-            prefix: None,
-            system_name: None,
-            health: HostHealth::Unknown,
-            last_seen: None,
-            last_error: None,
-            capacity: None,
-            labels: BTreeMap::new(),
-            maintenance: false,
-        };
+        let rec = HostRecord::new(name, url);
         let _w = self.write_lock();
         match self.hosts.insert_new(name, &rec) {
             Ok(()) => {
@@ -258,20 +301,15 @@ impl Inventory {
             Some(match old {
                 Some(mut r) => {
                     r.url = url.to_string();
+                    // A (re)started agent may have other power flags; and
+                    // one that registers is on, whoever switched it on.
+                    r.can_power_off = None;
+                    if r.power == HostPower::Off {
+                        r.power = HostPower::On;
+                    }
                     r
                 }
-                None => HostRecord {
-                    name: name.into(),
-                    url: url.into(),
-                    prefix: None,
-                    system_name: None,
-                    health: HostHealth::Unknown,
-                    last_seen: None,
-                    last_error: None,
-                    capacity: None,
-                    labels: BTreeMap::new(),
-                    maintenance: false,
-                },
+                None => HostRecord::new(name, url),
             })
         })?;
         self.agents
@@ -297,6 +335,45 @@ impl Inventory {
         self.update_host(host, |old| {
             old.map(|mut r| {
                 r.maintenance = on;
+                r
+            })
+        })?
+        .ok_or_else(|| InventoryError::NoHost(host.into()))
+    }
+
+    /// Records `host`'s power (what a `host.power` job has reached). An
+    /// agent that powered off is not contacted again until it is woken, so
+    /// its health is unknown rather than unreachable.
+    pub fn set_power(&self, host: &str, power: HostPower) -> Result<HostRecord> {
+        self.update_host(host, |old| {
+            old.map(|mut r| {
+                r.power = power;
+                if power == HostPower::Off {
+                    r.health = HostHealth::Unknown;
+                    r.last_error = None;
+                }
+                r
+            })
+        })?
+        .ok_or_else(|| InventoryError::NoHost(host.into()))
+    }
+
+    /// Sets (or clears) the MAC `host` is woken by.
+    pub fn set_mac(&self, host: &str, mac: Option<String>) -> Result<HostRecord> {
+        self.update_host(host, |old| {
+            old.map(|mut r| {
+                r.mac = mac.clone();
+                r
+            })
+        })?
+        .ok_or_else(|| InventoryError::NoHost(host.into()))
+    }
+
+    /// Records whether `host`'s agent can power it off (`None`: ask again).
+    pub fn set_can_power_off(&self, host: &str, can: Option<bool>) -> Result<HostRecord> {
+        self.update_host(host, |old| {
+            old.map(|mut r| {
+                r.can_power_off = can;
                 r
             })
         })?
@@ -501,7 +578,12 @@ impl Inventory {
     /// Reads `host`'s VMs from its agent and makes the stored picture match.
     /// An agent that does not answer marks the host unreachable and keeps
     /// its last known VMs (they may well still run).
+    ///
+    /// A host powered off on purpose is only probed: silence is expected
+    /// and changes nothing; an answer means someone switched it on, and it
+    /// is on again.
     pub async fn resync_host(&self, host: &str) -> Result<ResyncReport> {
+        let was = self.host(host)?;
         let agent = self.agent(host)?;
         let seen = async {
             let h = agent.host().await?;
@@ -512,6 +594,7 @@ impl Inventory {
         .await;
         let (h, cap, vms) = match seen {
             Ok(x) => x,
+            Err(_) if was.power == HostPower::Off => return Ok(ResyncReport::default()),
             Err(e) => {
                 let msg = e.to_string();
                 self.update_host(host, |old| {
@@ -526,8 +609,25 @@ impl Inventory {
         };
         let report = self.apply_seen(host, vms)?;
         let (prefix, system) = (h.prefix, h.name);
+        let can_power_off = match was.can_power_off {
+            Some(c) => Some(c),
+            None => match agent.can_power_off().await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::debug!(host, error = %e, "cannot tell whether the agent powers off");
+                    None
+                }
+            },
+        };
+        if was.power == HostPower::Off {
+            tracing::info!(host, "a host powered off answers again: it is on");
+        }
         self.update_host(host, |old| {
             old.map(|mut r| {
+                r.can_power_off = can_power_off;
+                if r.power == HostPower::Off {
+                    r.power = HostPower::On;
+                }
                 r.prefix = Some(prefix.clone());
                 r.system_name = Some(system.clone());
                 r.capacity = Some(cap);

@@ -21,5 +21,7 @@ pub mod policies;
 pub mod policy_loop;
 /// Data-centre, host and service pools; admission control.
 pub mod pools;
+/// Waking hosts: Wake-on-LAN and power-on commands.
+pub mod power;
 /// The Virtual Node Interface: CIM-XML calls to host agents.
 pub mod vni;

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::inventory::{HostHealth, HostRecord, Inventory, VmRecord};
+use crate::inventory::{HostHealth, HostPower, HostRecord, Inventory, VmRecord};
 use crate::vni::Utilization;
 
 /// Fixed-size rings of rounds.
@@ -357,7 +357,7 @@ impl MetricsCollector {
         let mut set = tokio::task::JoinSet::new();
         let live: Vec<&HostRecord> = hosts
             .iter()
-            .filter(|h| h.health != HostHealth::Unreachable)
+            .filter(|h| h.health != HostHealth::Unreachable && h.power == HostPower::On)
             .collect();
         let start = self.started.fetch_add(1, Ordering::Relaxed) % live.len().max(1);
         for h in live[start..].iter().chain(&live[..start]) {

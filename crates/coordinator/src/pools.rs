@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use vine_store::{names, Collection, Store, StoreError};
 
-use crate::inventory::{HostHealth, Inventory, InventoryError};
+use crate::inventory::{HostHealth, HostPower, Inventory, InventoryError};
 use crate::placement::{self, HostLoad, Overcommit, PlacementError, Resources};
 
 /// The name of the data-centre pool.
@@ -159,7 +159,10 @@ impl Pools {
                     .map(|c| Resources::new(c.vcpus, c.memory_mib))
                     .unwrap_or_default(),
                 allocated: alloc.get(&h.name).copied().unwrap_or_default(),
-                healthy: h.health == HostHealth::Up && h.capacity.is_some(),
+                // A host powered off (or on its way off or up) takes nothing.
+                healthy: h.health == HostHealth::Up
+                    && h.power == HostPower::On
+                    && h.capacity.is_some(),
                 maintenance: h.maintenance,
                 name: h.name,
             })

@@ -81,6 +81,7 @@ fn store_with_host(dir: &std::path::Path) -> Store {
                 }),
                 labels: Default::default(),
                 maintenance: false,
+                ..HostRecord::new("", "")
             },
         )
         .unwrap();

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use vine_cim::{CimClass, CimDateTime, CimInstance, CimResult};
-use vine_coordinator::inventory::{HostHealth, HostRecord};
+use vine_coordinator::inventory::{HostHealth, HostPower, HostRecord};
 use vine_coordinator::ops::vs::NodeState;
 use vine_coordinator::ops::VsRecord;
 use vine_wbem::provider::{InstanceProvider, RequestContext};
@@ -41,7 +41,12 @@ fn unix_time(secs: u64) -> CimDateTime {
 /// The `VINE_Host` of `h`, which runs `vms` VMs.
 pub fn host_instance(h: &HostRecord, vms: u32) -> CimInstance {
     let path = paths::host(&h.name);
-    let (enabled, health, comm, operational) = host_status(h.health);
+    let (enabled, health, comm, operational) = match h.power {
+        // Powered off by the manager: Disabled and Stopped, not a lost
+        // host.
+        HostPower::Off => (3, HEALTH_UNKNOWN, 0, vec![10]),
+        _ => host_status(h.health),
+    };
     let mut inst = CimInstance::new(paths::HOST)
         .with("CreationClassName", paths::HOST)
         .with("Name", h.name.as_str())
@@ -235,6 +240,7 @@ mod tests {
             }),
             labels: Default::default(),
             maintenance: false,
+            ..HostRecord::new("", "")
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
-use vine_coordinator::ops::params::DrainHost;
+use vine_coordinator::ops::params::{DrainHost, HostPowerState, PowerHost};
 use vine_coordinator::ops::Coordinator;
 
 use super::{
@@ -23,6 +23,15 @@ struct HostPatch {
     maintenance: Option<bool>,
     /// Replaces every label (`{}` clears them).
     labels: Option<BTreeMap<String, String>>,
+    /// The Wake-on-LAN MAC (`""` clears it).
+    mac: Option<String>,
+}
+
+/// The body of `POST /api/v1/hosts/{name}/power`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PowerBody {
+    state: HostPowerState,
 }
 
 pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
@@ -33,15 +42,16 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
         (&Method::PATCH, ["hosts", name]) => {
             inv.host(name).map_err(inventory_problem)?;
             let p: HostPatch = req.json()?;
-            if p.maintenance.is_none() && p.labels.is_none() {
+            if p.maintenance.is_none() && p.labels.is_none() && p.mac.is_none() {
                 return Err(Problem::new(
                     StatusCode::BAD_REQUEST,
                     "bad-body",
-                    "give `maintenance` (true or false) and/or `labels` (an object of strings)",
+                    "give `maintenance` (true or false), `labels` (an object of strings) and/or \
+                     `mac` (the Wake-on-LAN MAC, \"\" to clear it)",
                 ));
             }
             ok(&c
-                .update_host(name, p.maintenance, p.labels)
+                .update_host(name, p.maintenance, p.labels, p.mac)
                 .map_err(ops_problem)?)
         }
         (&Method::GET, ["hosts", name, "vms"]) => {
@@ -57,7 +67,18 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
                     .map_err(ops_problem)?,
             )
         }
-        (_, ["hosts"] | ["hosts", _] | ["hosts", _, "vms" | "drain"]) => {
+        (&Method::POST, ["hosts", name, "power"]) => {
+            let b: PowerBody = req.json()?;
+            let p = PowerHost {
+                host: name.to_string(),
+                state: b.state,
+            };
+            accepted(
+                &c.power_host(p, req.owner(), req.idempotency_key.clone())
+                    .map_err(ops_problem)?,
+            )
+        }
+        (_, ["hosts"] | ["hosts", _] | ["hosts", _, "vms" | "drain" | "power"]) => {
             Err(not_allowed(req.method))
         }
         _ => Err(no_route(&req.segs)),
@@ -104,6 +125,23 @@ pub(crate) fn spec() -> Spec {
                  "description": "sent again with the same key, answers with the first job"}],
             "responses": responses}}),
     );
+    let mut responses = problem_responses();
+    responses["202"] = json!({"description": "a job powers the host off through its agent, or wakes it (Wake-on-LAN or the manager's --power-on-command) and waits for its agent; GET /api/v1/jobs/{id} follows it",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobAccepted"}}}});
+    responses["400"] = json!({"description": "the body is not {\"state\": \"on\"|\"off\"}, the agent cannot power off, or there is no way to wake the host", "content": p});
+    responses["403"] = json!({"description": "readers may not power hosts", "content": p});
+    responses["409"] = json!({"description": "the host is in that state already, its agent does not answer, VMs run on it, or another host job is running", "content": p});
+    s.paths.insert(
+        "/api/v1/hosts/{name}/power".into(),
+        json!({"post": {"summary": "power a host off (no VM may run on it) or on",
+            "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"},
+                 "description": "sent again with the same key, answers with the first job"}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["state"], "additionalProperties": false,
+                "properties": {"state": {"enum": ["on", "off"]}}}}}},
+            "responses": responses}}),
+    );
     s.schemas.insert(
         "Host".into(),
         json!({"type": "object", "required": ["name", "url", "health"],
@@ -115,12 +153,18 @@ pub(crate) fn spec() -> Spec {
                     "properties": {"vcpus": {"type": "integer"}, "memory_mib": {"type": "integer"}}},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}},
                 "maintenance": {"type": "boolean",
-                    "description": "placement and migrations put nothing new here; a drain turns it on and leaves it on"}}}),
+                    "description": "placement and migrations put nothing new here; a drain turns it on and leaves it on"},
+                "power": {"enum": ["On", "Stopping", "Off", "Starting"],
+                    "description": "Off: powered off by the manager (host.power), not unreachable"},
+                "mac": {"type": ["string", "null"], "description": "the Wake-on-LAN MAC"},
+                "can_power_off": {"type": ["boolean", "null"],
+                    "description": "whether its agent can power it off (vine agent --power-off-command); null until asked"}}}),
     );
     s.schemas.insert(
         "HostPatch".into(),
         json!({"type": "object", "additionalProperties": false, "minProperties": 1,
             "properties": {"maintenance": {"type": "boolean"},
+                "mac": {"type": "string", "description": "the Wake-on-LAN MAC (aa:bb:cc:dd:ee:ff); \"\" clears it"},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"},
                     "description": "replaces every label; {} clears them. Keys: 1-63 letters, digits, -, _, . or /"}}}),
     );

@@ -24,6 +24,7 @@ use vine_coordinator::vni::indications::{same_secret, Freshness};
 
 use super::{inventory_problem, not_allowed, with_status, Reply, Spec};
 use crate::problem::Problem;
+use vine_coordinator::power::{format_mac, parse_mac};
 
 /// What the register route needs besides the coordinator.
 pub struct Join {
@@ -41,6 +42,9 @@ struct Registration {
     url: String,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    /// The host's Wake-on-LAN MAC, when its agent found one.
+    #[serde(default)]
+    mac: Option<String>,
 }
 
 /// The answer.
@@ -176,18 +180,27 @@ pub(crate) async fn handle(
 async fn route(c: &Coordinator, join: &Join, body: &[u8]) -> Reply {
     let reg: Registration = serde_json::from_slice(body).map_err(|e| {
         bad(format!(
-            "the body must be JSON {{\"name\", \"url\", \"labels\"}}: {e}"
+            "the body must be JSON {{\"name\", \"url\", \"labels\", \"mac\"}}: {e}"
         ))
     })?;
     check_name(&reg.name)?;
     check_url(&reg.url)?;
     check_labels(&reg.labels)?;
+    let mac = reg
+        .mac
+        .as_deref()
+        .map(|m| parse_mac(m).map(|b| format_mac(&b)).map_err(bad))
+        .transpose()?;
     let inv = c.inventory();
     let before = inv.host(&reg.name).ok();
     inv.upsert_host(&reg.name, &reg.url)
         .map_err(inventory_problem)?;
     inv.set_labels(&reg.name, reg.labels.clone())
         .map_err(inventory_problem)?;
+    // An agent that found no MAC leaves one set by an administrator.
+    if mac.is_some() {
+        inv.set_mac(&reg.name, mac).map_err(inventory_problem)?;
+    }
     match &before {
         Some(old) if old.url != reg.url => {
             tracing::info!(host = reg.name, from = old.url, to = reg.url, "host moved")

@@ -75,14 +75,16 @@ pub fn plan_drain(
 }
 
 impl Coordinator {
-    /// Turns `host`'s maintenance flag on or off and/or replaces its
-    /// labels (what `PATCH /api/v1/hosts/{name}` does); the host as stored
-    /// after.
+    /// Turns `host`'s maintenance flag on or off, replaces its labels
+    /// and/or sets its Wake-on-LAN MAC (`""` clears it): what `PATCH
+    /// /api/v1/hosts/{name}` does. Everything is checked before anything
+    /// changes; the host as stored after.
     pub fn update_host(
         &self,
         host: &str,
         maintenance: Option<bool>,
         labels: Option<std::collections::BTreeMap<String, String>>,
+        mac: Option<String>,
     ) -> Result<crate::inventory::HostRecord> {
         let inv = &self.services.inventory;
         let mut rec = inv.host(host)?;
@@ -90,6 +92,16 @@ impl Coordinator {
             for (k, v) in l {
                 check_label(k, v)?;
             }
+        }
+        let mac = match mac.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(m) => Some(Some(crate::power::format_mac(
+                &crate::power::parse_mac(m).map_err(OpsError::Invalid)?,
+            ))),
+        };
+        if let Some(m) = mac {
+            rec = inv.set_mac(host, m)?;
         }
         if let Some(on) = maintenance {
             rec = inv.set_maintenance(host, on)?;

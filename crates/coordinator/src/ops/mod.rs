@@ -26,9 +26,12 @@ use crate::jobs::{
 use crate::placement::Overcommit;
 use crate::policies::{Policies, PolicyError};
 use crate::pools::{PoolError, Pools};
+use crate::power::PowerConfig;
 
 /// Host jobs: drain.
 pub mod host;
+/// Host jobs: power off and on.
+pub mod host_power;
 /// Job kinds and their parameters.
 pub mod params;
 /// VM jobs: create, power, resize, migrate, delete.
@@ -120,6 +123,9 @@ pub struct CoordinatorConfig {
     /// Where virtual servers' nodes serve; nodes get no traffic until it
     /// knows their address (none known when `None`).
     pub node_addrs: Option<Arc<dyn vs::NodeAddrs>>,
+    /// Waking powered-off hosts (Wake-on-LAN target, BMC command) and the
+    /// power-change time limit.
+    pub power: PowerConfig,
 }
 
 /// What handlers work with: the stored state and the ways to act.
@@ -134,6 +140,8 @@ pub struct Services {
     pub vs: vs::VsShared,
     /// Workload policies, versioned.
     pub policies: Arc<Policies>,
+    /// How hosts are woken, and how long power changes may take.
+    pub power: PowerConfig,
 }
 
 /// The coordinator. Build with [`Coordinator::open`], then spawn
@@ -159,11 +167,13 @@ impl Coordinator {
             vservers: store.collection(names::VIRTUAL_SERVERS)?,
             vs: vs::VsShared::new(config.node_addrs),
             policies: Arc::new(Policies::open(store)?),
+            power: config.power,
             inventory,
         });
         let mut handlers: Vec<Arc<dyn JobHandler>> = Vec::new();
         handlers.extend(vm::handlers(&services));
         handlers.extend(host::handlers(&services));
+        handlers.extend(host_power::handlers(&services));
         handlers.extend(vs::handlers(&services));
         let jobs = JobEngine::new(store, handlers, config.engine)?;
         for r in jobs.recovery_report() {

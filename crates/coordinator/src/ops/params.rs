@@ -18,6 +18,8 @@ pub const VM_MIGRATE: &str = "vm.migrate";
 pub const VM_DELETE: &str = "vm.delete";
 /// Move every VM off a host.
 pub const HOST_DRAIN: &str = "host.drain";
+/// Power a host off (through its agent) or on (Wake-on-LAN or a BMC).
+pub const HOST_POWER: &str = "host.power";
 /// Create a virtual server: its nodes and its front end.
 pub const VS_CREATE: &str = "vs.create";
 /// Grow or shrink a virtual server to a node count.
@@ -120,6 +122,21 @@ pub struct DeleteVm {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DrainHost {
     pub host: String,
+}
+
+/// `host.power`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PowerHost {
+    pub host: String,
+    pub state: HostPowerState,
+}
+
+/// What `host.power` brings a host to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostPowerState {
+    On,
+    Off,
 }
 
 /// `vs.create`.

@@ -181,6 +181,7 @@ mod tests {
             }),
             labels: Default::default(),
             maintenance: false,
+            ..HostRecord::new("", "")
         }
     }
 

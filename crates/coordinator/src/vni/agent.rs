@@ -86,7 +86,7 @@ pub enum RequestedState {
 /// A connection to one agent.
 pub struct AgentConn {
     url: String,
-    client: WbemClient,
+    pub(super) client: WbemClient,
     prefix: OnceCell<String>,
     /// How often jobs are polled.
     pub poll: Duration,
@@ -119,7 +119,7 @@ impl AgentConn {
         &self.client
     }
 
-    fn call_err(&self, source: ClientError) -> VniError {
+    pub(super) fn call_err(&self, source: ClientError) -> VniError {
         VniError::Call {
             agent: self.url.clone(),
             source,
@@ -308,7 +308,7 @@ impl AgentConn {
 
     /// The instance of the agent's service of `base` class
     /// (`VirtualSystemManagementService`, `VirtualSystemMigrationService`).
-    async fn service(&self, base: &str) -> Result<CimInstanceName> {
+    pub(super) async fn service(&self, base: &str) -> Result<CimInstanceName> {
         let names = self
             .client
             .enumerate_instance_names(VIRT_NS, &format!("CIM_{base}"))
@@ -332,7 +332,7 @@ impl AgentConn {
 
     /// Calls `method` on `target`; `Ok(Some(job))` when the agent started a
     /// job (4096), `Ok(None)` when it completed (0).
-    async fn invoke(
+    pub(super) async fn invoke(
         &self,
         target: CimInstanceName,
         method: &str,

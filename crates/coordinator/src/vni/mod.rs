@@ -11,6 +11,8 @@ mod agent;
 /// The manager's subscriptions on agents and the resyncs indications cause.
 pub mod indications;
 mod model;
+/// Host power-off through the agent (DSP1027).
+pub mod power;
 mod template;
 /// CPU and memory use from the agent's base metrics.
 mod usage;

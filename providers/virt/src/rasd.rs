@@ -7,7 +7,11 @@
 //! (`MegaBytes`), and KiB when they give none, so a RASD read from vine
 //! and written back means the same. Processor RASDs: VirtualQuantity =
 //! vCPUs, Limit = the most vCPUs the VM may be given while running,
-//! Weight (in ModifyResourceSettings) = the hypervisor's CPU shares.
+//! Weight (in ModifyResourceSettings) = the hypervisor's CPU shares,
+//! CPULimit and CPUReservation = CPU time per vCPU ([`cpu`]).
+
+/// CPU time (limit, reservation and its admission) on processor RASDs.
+pub mod cpu;
 
 use vine_cim::{CimError, CimInstance, CimResult, CimValue};
 use vine_hypervisor::{
@@ -280,14 +284,14 @@ pub fn apply_quantity(
 
 /// A processor RASD's `Weight` (DSP1044: its priority against the other
 /// VMs drawing on the host's processors), carried as the hypervisor's CPU
-/// shares. `Reservation` (a guaranteed amount) is refused: vine's
-/// processor RASDs count vCPUs and use `Limit` for the most vCPUs, so a
-/// CPU-time reservation has no unit here yet.
+/// shares. `Reservation` is refused: vine's processor RASDs count vCPUs
+/// and use `Limit` for the most vCPUs, so CPU time has its own properties
+/// (`CPUReservation`, `CPULimit`, in [`cpu`]).
 pub fn proc_weight(rasd: &CimInstance) -> CimResult<Option<u32>> {
     if uint(rasd, "Reservation")?.is_some_and(|r| r > 0) {
         return Err(CimError::not_supported(
-            "a processor Reservation (guaranteed CPU time) is not supported; give Weight \
-             (relative CPU shares) instead",
+            "a processor Reservation is not supported (this RASD counts vCPUs); give \
+             CPUReservation (percent of one host core per vCPU) for guaranteed CPU time",
         ));
     }
     match uint(rasd, "Weight")? {

@@ -54,6 +54,36 @@ impl SettingsProvider {
         SettingsProvider { ctx }
     }
 
+    /// Processor RASDs show CPULimit and CPUReservation where the
+    /// hypervisor knows them (a VM it cannot read them of just lacks them).
+    async fn with_cpu_time(&self, class: &CimClass, rasds: &mut [CimInstance]) {
+        if !class
+            .name
+            .matches(&self.ctx.class(RasdKind::Proc.class_base()))
+        {
+            return;
+        }
+        let doms: Vec<Option<String>> = rasds
+            .iter()
+            .map(|r| split_device_id(r.get_str("InstanceID")?).map(|(d, _)| d.to_string()))
+            .collect();
+        let times = self
+            .ctx
+            .call(move |hv| {
+                Ok(doms
+                    .iter()
+                    .map(|d| hv.cpu_time(d.as_deref()?).ok())
+                    .collect::<Vec<_>>())
+            })
+            .await
+            .unwrap_or_default();
+        for (r, t) in rasds.iter_mut().zip(times) {
+            if let Some(t) = t {
+                rasd::cpu::report(r, &t);
+            }
+        }
+    }
+
     async fn caps(&self) -> Option<Capabilities> {
         // Pools only refine PoolID; settings still show without them.
         self.ctx.call(|hv| hv.capabilities()).await.ok()
@@ -68,11 +98,13 @@ impl InstanceProvider for SettingsProvider {
         class: &CimClass,
     ) -> CimResult<Vec<CimInstance>> {
         let caps = self.caps().await;
-        Ok(view::load_all(&self.ctx)
+        let mut out: Vec<CimInstance> = view::load_all(&self.ctx)
             .await?
             .iter()
             .flat_map(|v| settings_of(&self.ctx, class, v, caps.as_ref()))
-            .collect())
+            .collect();
+        self.with_cpu_time(class, &mut out).await;
+        Ok(out)
     }
 
     async fn get_instance(
@@ -105,9 +137,12 @@ impl InstanceProvider for SettingsProvider {
             Err(e) => return Err(e),
         };
         let caps = self.caps().await;
-        settings_of(&self.ctx, class, &v, caps.as_ref())
+        let mut found: Vec<CimInstance> = settings_of(&self.ctx, class, &v, caps.as_ref())
             .into_iter()
-            .find(|i| i.path.as_ref().is_some_and(|p| p.same_object(name)))
-            .ok_or_else(|| CimError::not_found(name.local()))
+            .filter(|i| i.path.as_ref().is_some_and(|p| p.same_object(name)))
+            .take(1)
+            .collect();
+        self.with_cpu_time(class, &mut found).await;
+        found.pop().ok_or_else(|| CimError::not_found(name.local()))
     }
 }

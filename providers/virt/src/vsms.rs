@@ -327,59 +327,43 @@ impl VsmsProvider {
             let scope = scope(ctx, &dom).await?;
             let current = view::load(ctx, &dom).await?;
             match kind {
-                RasdKind::Proc if r.get("VirtualQuantity").is_none() => {
-                    // Weight alone: the CPU shares, vCPUs as they are.
-                    let shares = rasd::proc_weight(r)?.ok_or_else(|| {
-                        CimError::invalid_parameter(
-                            "the processor RASD has neither VirtualQuantity (vCPUs) nor \
-                             Weight (CPU shares)",
-                        )
-                    })?;
-                    let d = dom.clone();
-                    ctx.call(move |hv| {
-                        split(scope)
-                            .into_iter()
-                            .try_for_each(|s| hv.set_cpu_shares(&d, shares, s))
-                    })
-                    .await?;
-                    out.push(self.rasd_path(kind, &dom, "proc"));
-                }
-                RasdKind::Proc | RasdKind::Mem => {
-                    let mut spec = current.spec.clone();
-                    rasd::apply_quantity(&mut spec, r, kind, &caps)?;
-                    let shares = match kind {
-                        RasdKind::Proc => rasd::proc_weight(r)?,
-                        _ => None,
+                RasdKind::Proc => {
+                    // vCPUs when VirtualQuantity is given; Weight, CPULimit
+                    // and CPUReservation (CPU shares and time) with them or
+                    // alone.
+                    let req = rasd::cpu::CpuRequest::from_rasd(r)?;
+                    let vcpus = if r.get("VirtualQuantity").is_some() {
+                        let mut spec = current.spec.clone();
+                        rasd::apply_quantity(&mut spec, r, kind, &caps)?;
+                        Some(spec.vcpus)
+                    } else if req.is_empty() {
+                        return Err(CimError::invalid_parameter(
+                            "the processor RASD has none of VirtualQuantity (vCPUs), Weight \
+                             (CPU shares), CPULimit or CPUReservation (percent of a core per \
+                             vCPU)",
+                        ));
+                    } else {
+                        None
                     };
                     let d = dom.clone();
                     // The definition first, then the running VM: some
                     // drivers (the test driver) refuse both in one call.
-                    let (n, kib) = (spec.vcpus, spec.memory_kib);
+                    ctx.call(move |hv| Ok(rasd::cpu::apply(hv, &d, req, vcpus, &split(scope))))
+                        .await??;
+                    out.push(self.rasd_path(kind, &dom, "proc"));
+                }
+                RasdKind::Mem => {
+                    let mut spec = current.spec.clone();
+                    rasd::apply_quantity(&mut spec, r, kind, &caps)?;
+                    let d = dom.clone();
+                    let kib = spec.memory_kib;
                     ctx.call(move |hv| {
-                        for s in split(scope) {
-                            if kind == RasdKind::Proc {
-                                // Shares first: a driver that cannot
-                                // keep them then changes nothing.
-                                if let Some(w) = shares {
-                                    hv.set_cpu_shares(&d, w, s)?;
-                                }
-                                hv.set_vcpus(&d, n, s)?;
-                            } else {
-                                hv.set_memory(&d, kib, s)?;
-                            }
-                        }
-                        Ok(())
+                        split(scope)
+                            .into_iter()
+                            .try_for_each(|s| hv.set_memory(&d, kib, s))
                     })
                     .await?;
-                    out.push(self.rasd_path(
-                        kind,
-                        &dom,
-                        if kind == RasdKind::Proc {
-                            "proc"
-                        } else {
-                            "mem"
-                        },
-                    ));
+                    out.push(self.rasd_path(kind, &dom, "mem"));
                 }
                 RasdKind::Disk => {
                     let old = current

@@ -253,7 +253,7 @@ async fn full_life_of_a_vm_through_cim() {
         (
             &[][..],
             CimStatus::InvalidParameter,
-            "neither VirtualQuantity",
+            "none of VirtualQuantity",
         ),
     ] {
         let e = a

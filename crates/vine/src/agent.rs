@@ -213,14 +213,49 @@ fn init_test_host(path: &Path, host_name: &str) -> Result<String> {
     Ok(testhost::host_uri(&abs))
 }
 
-/// `vine agent`'s flags: the agent's own, and those for joining a
-/// manager (`--manager`, see [`crate::join`]).
+/// `vine agent`'s flags: the agent's own, those for joining a manager
+/// (`--manager`, see [`crate::join`]) and those for powering the host off
+/// and waking it.
 #[derive(Debug, clap::Args)]
 pub struct AgentCmd {
     #[command(flatten)]
     pub agent: AgentArgs,
     #[command(flatten)]
     pub join: crate::join::JoinArgs,
+    #[command(flatten)]
+    pub power: PowerArgs,
+}
+
+/// How the manager powers this host off (DSP1027, through the agent) and
+/// wakes it again (Wake-on-LAN, from the manager).
+#[derive(Debug, Default, clap::Args)]
+pub struct PowerArgs {
+    /// Shell command that powers this host off when the manager asks
+    /// (e.g. `systemctl poweroff`): run by `sh -c` 1 s after the agent
+    /// answers, and only when no guest runs. Without it the host cannot be
+    /// powered off through the agent
+    #[arg(long, value_name = "CMD")]
+    pub power_off_command: Option<String>,
+    /// MAC address the manager wakes this host at (Wake-on-LAN), sent when
+    /// joining: six hex pairs, e.g. aa:bb:cc:dd:ee:ff [default: that of the
+    /// first network interface that is up, not loopback, physical first]
+    #[arg(long, value_name = "MAC", value_parser = crate::join::parse_mac)]
+    pub wol_mac: Option<String>,
+    /// Take the Wake-on-LAN MAC from this network interface (e.g. eno1)
+    #[arg(long, value_name = "IFACE", conflicts_with = "wol_mac")]
+    pub wol_interface: Option<String>,
+}
+
+impl PowerArgs {
+    /// The power-off command, refusing a blank one.
+    fn command(&self) -> Result<Option<String>> {
+        match &self.power_off_command {
+            Some(c) if c.trim().is_empty() => {
+                bail!("--power-off-command is empty: give the command that powers this host off, e.g. 'systemctl poweroff'")
+            }
+            c => Ok(c.clone()),
+        }
+    }
 }
 
 /// A started agent.
@@ -243,8 +278,18 @@ impl RunningAgent {
 /// (a refusal stops the agent with the manager's reason).
 pub async fn run(cmd: AgentCmd) -> Result<()> {
     let joiner = cmd.join.check()?;
+    let power_off = cmd.power.command()?;
+    let mac = crate::join::wol_mac(
+        cmd.power.wol_mac.as_deref(),
+        cmd.power.wol_interface.as_deref(),
+        Path::new("/sys/class/net"),
+    )?;
+    if joiner.is_some() && mac.is_none() {
+        tracing::warn!("no network interface is up with a MAC address: the manager cannot wake this host; give --wol-mac or --wol-interface");
+    }
+    let joiner = joiner.map(|j| j.with_mac(mac));
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let agent = start(cmd.agent, rx).await?;
+    let agent = start_with_power(cmd.agent, power_off, rx).await?;
     if let Some(a) = agent.http {
         println!("wbem: http://{a}");
     }
@@ -279,9 +324,19 @@ pub async fn run(cmd: AgentCmd) -> Result<()> {
 }
 
 /// Starts an agent that serves until `stop` turns true; `vine up` runs
-/// several in one process.
+/// several in one process. Its host cannot be powered off through it.
 pub async fn start(
     args: AgentArgs,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<RunningAgent> {
+    start_with_power(args, None, stop).await
+}
+
+/// [`start`], with the command that powers the host off when the manager
+/// asks (`--power-off-command`; see `vine_providers_virt::power`).
+pub async fn start_with_power(
+    args: AgentArgs,
+    power_off_command: Option<String>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<RunningAgent> {
     let raw = match &args.config {
@@ -342,6 +397,7 @@ pub async fn start(
     let peers = peer_map(&args.peers)?;
     ctx.peer_login = peer_login(&args.peer_login, &peers)?;
     ctx.peers = Arc::new(peers);
+    ctx.power_off_command = power_off_command;
     let installed = vine_providers_virt::install(&mut registry, &mut profiles, ctx);
 
     let cimom = Cimom::new(

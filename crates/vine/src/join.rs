@@ -8,8 +8,10 @@
 //! Agent side (`vine agent --manager URL --join-token-file FILE`):
 //! 1. the flags are checked before the agent starts (token readable, TLS
 //!    to the manager verified or explicitly not);
-//! 2. once its WBEM server listens, the agent POSTs {name, url, labels}
-//!    to `/api/v1/hosts/register` with the token as a bearer token;
+//! 2. once its WBEM server listens, the agent POSTs {name, url, labels,
+//!    mac} to `/api/v1/hosts/register` with the token as a bearer token
+//!    (`mac`, the Wake-on-LAN address, only when one is known: see
+//!    [`wol_mac`]);
 //! 3. an unreachable manager is retried with a capped back-off; a refusal
 //!    (wrong token, bad name) stops the agent with the manager's reason,
 //!    since retrying cannot fix it.
@@ -156,6 +158,8 @@ pub struct Joiner {
     tls: TlsVerify,
     advertise: Option<String>,
     labels: std::collections::BTreeMap<String, String>,
+    /// The Wake-on-LAN MAC the manager wakes this host at, when known.
+    mac: Option<String>,
 }
 
 impl JoinArgs {
@@ -213,11 +217,29 @@ impl JoinArgs {
             tls,
             advertise: self.advertise.clone(),
             labels,
+            mac: None,
         }))
     }
 }
 
 impl Joiner {
+    /// Sends `mac` (lowercase `aa:bb:..`, see [`wol_mac`]) with the
+    /// registration, so the manager can wake this host after powering it
+    /// off.
+    pub fn with_mac(mut self, mac: Option<String>) -> Self {
+        self.mac = mac;
+        self
+    }
+
+    /// The registration body: name, URL, labels, and the MAC when known.
+    fn body(&self, name: &str, url: &str) -> serde_json::Value {
+        let mut body = json!({"name": name, "url": url, "labels": self.labels});
+        if let Some(mac) = &self.mac {
+            body["mac"] = json!(mac);
+        }
+        body
+    }
+
     /// The URL to register: `--advertise`, else the agent's listener.
     pub fn url(&self, http: Option<SocketAddr>, https: Option<SocketAddr>) -> Result<String> {
         if let Some(a) = &self.advertise {
@@ -243,7 +265,7 @@ impl Joiner {
     pub async fn register(&self, name: &str, url: &str) -> Result<()> {
         let client = ApiClient::with_bearer(&self.manager, &self.token, self.tls.clone())
             .with_context(|| format!("--manager {}", self.manager))?;
-        let body = json!({"name": name, "url": url, "labels": self.labels});
+        let body = self.body(name, url);
         let mut wait = Duration::from_secs(1);
         loop {
             match client.post("/hosts/register", &body).await {
@@ -272,6 +294,97 @@ impl Joiner {
             }
         }
     }
+}
+
+/// A MAC address of `--wol-mac`: six hex pairs separated by `:` or `-`,
+/// returned lowercase with `:`.
+pub fn parse_mac(s: &str) -> std::result::Result<String, String> {
+    let s = s.trim();
+    let sep = if s.contains('-') { '-' } else { ':' };
+    let parts: Vec<&str> = s.split(sep).collect();
+    let ok = parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
+    if !ok {
+        return Err(format!(
+            "`{s}` is not a MAC address: give six hex pairs separated by ':' or '-' \
+             (e.g. aa:bb:cc:dd:ee:ff)"
+        ));
+    }
+    Ok(parts.join(":").to_ascii_lowercase())
+}
+
+/// Reads `<net_dir>/<iface>/<file>`, trimmed.
+fn net_attr(net_dir: &Path, iface: &str, file: &str) -> Option<String> {
+    std::fs::read_to_string(net_dir.join(iface).join(file))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// The MAC of `iface` under `net_dir`, when it has a usable (valid,
+/// non-zero) one.
+fn iface_mac(net_dir: &Path, iface: &str) -> Option<String> {
+    net_attr(net_dir, iface, "address")
+        .and_then(|a| parse_mac(&a).ok())
+        .filter(|m| m != "00:00:00:00:00:00")
+}
+
+/// The MAC the manager wakes this host at (Wake-on-LAN): `--wol-mac`,
+/// else that of `--wol-interface`, else found under `net_dir`
+/// (`/sys/class/net`): the first interface by name that is not loopback,
+/// is up and has a non-zero address, physical NICs (those with a
+/// `device` link) before virtual ones, since only a NIC wakes a host.
+/// `None` when nothing fits.
+pub fn wol_mac(
+    flag: Option<&str>,
+    interface: Option<&str>,
+    net_dir: &Path,
+) -> Result<Option<String>> {
+    if let Some(m) = flag {
+        return parse_mac(m)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("--wol-mac {e}"));
+    }
+    if let Some(i) = interface {
+        if !net_dir.join(i).exists() {
+            bail!(
+                "--wol-interface {i}: there is no such network interface (see {})",
+                net_dir.display()
+            );
+        }
+        return match iface_mac(net_dir, i) {
+            Some(m) => Ok(Some(m)),
+            None => bail!(
+                "--wol-interface {i} has no MAC address: name another interface or give \
+                 --wol-mac aa:bb:cc:dd:ee:ff"
+            ),
+        };
+    }
+    let Ok(entries) = std::fs::read_dir(net_dir) else {
+        return Ok(None);
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    // ARPHRD_LOOPBACK.
+    let loopback = |n: &str| n == "lo" || net_attr(net_dir, n, "type").as_deref() == Some("772");
+    let up = |n: &str| net_attr(net_dir, n, "operstate").as_deref() == Some("up");
+    let usable: Vec<(bool, String)> = names
+        .iter()
+        .filter(|n| !loopback(n) && up(n))
+        .filter_map(|n| {
+            let physical = net_dir.join(n).join("device").exists();
+            iface_mac(net_dir, n).map(|m| (physical, m))
+        })
+        .collect();
+    Ok(usable
+        .iter()
+        .find(|(physical, _)| *physical)
+        .or_else(|| usable.first())
+        .map(|(_, m)| m.clone()))
 }
 
 #[cfg(test)]
@@ -338,5 +451,98 @@ mod tests {
         }
         assert_eq!(parse_label("rack=a"), Ok(("rack".into(), "a".into())));
         assert!(parse_label("rack").is_err());
+    }
+
+    #[test]
+    fn macs_are_six_hex_pairs() {
+        assert_eq!(parse_mac("AA:bb:CC:dd:EE:01").unwrap(), "aa:bb:cc:dd:ee:01");
+        assert_eq!(parse_mac("aa-bb-cc-dd-ee-02").unwrap(), "aa:bb:cc:dd:ee:02");
+        for bad in [
+            "",
+            "aa:bb:cc:dd:ee",
+            "aa:bb:cc:dd:ee:ff:00",
+            "aa:bb:cc:dd:ee:fg",
+            "aabb.ccdd.eeff",
+            "a:bb:cc:dd:ee:ff0",
+            "aa:bb-cc:dd:ee:ff",
+        ] {
+            let e = parse_mac(bad).unwrap_err();
+            assert!(e.contains("six hex pairs"), "{bad}: {e}");
+        }
+    }
+
+    /// Lays out `dir/<name>/{address,operstate,type}` like /sys/class/net.
+    fn iface(dir: &Path, name: &str, mac: &str, state: &str, physical: bool) {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("address"), format!("{mac}\n")).unwrap();
+        std::fs::write(d.join("operstate"), format!("{state}\n")).unwrap();
+        let ty = if name == "lo" { "772" } else { "1" };
+        std::fs::write(d.join("type"), format!("{ty}\n")).unwrap();
+        if physical {
+            std::fs::create_dir_all(d.join("device")).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_wol_mac_is_the_first_nic_that_is_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = dir.path();
+        assert_eq!(wol_mac(None, None, net).unwrap(), None);
+        iface(net, "lo", "00:00:00:00:00:00", "unknown", false);
+        assert_eq!(wol_mac(None, None, net).unwrap(), None);
+        iface(net, "veth1", "02:00:00:00:00:01", "up", false);
+        assert_eq!(
+            wol_mac(None, None, net).unwrap().as_deref(),
+            Some("02:00:00:00:00:01")
+        );
+        // A NIC that is up wins over a virtual interface, whatever its name.
+        iface(net, "eth1", "52:54:00:AA:00:02", "up", true);
+        iface(net, "eth0", "52:54:00:aa:00:01", "down", true);
+        iface(net, "bond0", "00:00:00:00:00:00", "up", true);
+        assert_eq!(
+            wol_mac(None, None, net).unwrap().as_deref(),
+            Some("52:54:00:aa:00:02")
+        );
+        iface(net, "eno1", "52:54:00:aa:00:03", "up", true);
+        assert_eq!(
+            wol_mac(None, None, net).unwrap().as_deref(),
+            Some("52:54:00:aa:00:03")
+        );
+        // Named: even when down.
+        assert_eq!(
+            wol_mac(None, Some("eth0"), net).unwrap().as_deref(),
+            Some("52:54:00:aa:00:01")
+        );
+        let e = wol_mac(None, Some("lo"), net).unwrap_err().to_string();
+        assert!(e.contains("--wol-interface lo has no MAC"), "{e}");
+        let e = wol_mac(None, Some("wlan9"), net).unwrap_err().to_string();
+        assert!(e.contains("no such network interface"), "{e}");
+        // The flag wins.
+        assert_eq!(
+            wol_mac(Some("AA-BB-CC-DD-EE-FF"), Some("eth0"), net)
+                .unwrap()
+                .as_deref(),
+            Some("aa:bb:cc:dd:ee:ff")
+        );
+    }
+
+    #[test]
+    fn the_registration_carries_the_mac_when_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("t");
+        std::fs::write(&token, "abcdefabcdefabcdef\n").unwrap();
+        let a = JoinArgs {
+            manager: Some("http://mgr:8443".into()),
+            join_token_file: Some(token),
+            ..Default::default()
+        };
+        let j = a.check().unwrap().unwrap();
+        let body = j.body("h1", "http://10.0.0.5:15988");
+        assert!(body.get("mac").is_none(), "{body}");
+        let j = j.with_mac(Some("aa:bb:cc:dd:ee:ff".into()));
+        let body = j.body("h1", "http://10.0.0.5:15988");
+        assert_eq!(body["mac"], json!("aa:bb:cc:dd:ee:ff"));
+        assert_eq!(body["name"], json!("h1"));
     }
 }

@@ -36,6 +36,10 @@ struct ResizeBody {
     memory_mib: Option<u64>,
     #[serde(default)]
     cpu_shares: Option<u32>,
+    #[serde(default)]
+    cpu_limit_pct: Option<u32>,
+    #[serde(default)]
+    cpu_reservation_pct: Option<u32>,
 }
 
 /// The body of `POST /vms/{name}/migrate` (may be empty).
@@ -99,6 +103,8 @@ pub(crate) async fn route(c: &Coordinator, req: &Req<'_>) -> Reply {
                 vcpus: b.vcpus,
                 memory_mib: b.memory_mib,
                 cpu_shares: b.cpu_shares,
+                cpu_limit_pct: b.cpu_limit_pct,
+                cpu_reservation_pct: b.cpu_reservation_pct,
             };
             accepted(
                 &c.resize_vm(p, owner, req.idempotency_key.clone())
@@ -242,7 +248,9 @@ pub(crate) fn spec() -> Spec {
         "VmResize".into(),
         json!({"type": "object", "additionalProperties": false, "minProperties": 1,
             "properties": {"vcpus": {"type": "integer", "minimum": 1}, "memory_mib": {"type": "integer", "minimum": 1},
-                "cpu_shares": {"type": "integer", "minimum": 2, "maximum": 262144, "description": "CPU weight against the other VMs on the host (the hypervisor's CPU shares; 1024 is the usual default)"}}}),
+                "cpu_shares": {"type": "integer", "minimum": 2, "maximum": 262144, "description": "CPU weight against the other VMs on the host (the hypervisor's CPU shares; 1024 is the usual default)"},
+                "cpu_limit_pct": {"type": "integer", "minimum": 1, "maximum": 100, "description": "The most CPU time each vCPU may use, in percent of one host core (100 = no cap; libvirt's vcpu_quota over a 100 ms vcpu_period)"},
+                "cpu_reservation_pct": {"type": "integer", "minimum": 0, "maximum": 100, "description": "CPU time guaranteed to each vCPU, in percent of one host core (0 = none); the host refuses it when its guests' reservations would pass its cores"}}}),
     );
     s.schemas.insert(
         "VmMigrate".into(),

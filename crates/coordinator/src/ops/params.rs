@@ -97,11 +97,26 @@ pub struct ResizeVm {
     /// shares; 1024 is the usual default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_shares: Option<u32>,
+    /// The most CPU time each vCPU may use, in percent of one host core
+    /// (100 = no cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_limit_pct: Option<u32>,
+    /// CPU time guaranteed to each vCPU, in percent of one host core (0 =
+    /// none); the host refuses it when its guests' reservations would pass
+    /// its cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_reservation_pct: Option<u32>,
 }
 
 /// The CPU shares a VM may be given: libvirt's range for qemu (Xen takes
 /// up to 65,535 and refuses more itself).
 pub const CPU_SHARES: std::ops::RangeInclusive<u32> = 2..=262_144;
+
+/// A CPU limit, percent of one core per vCPU (100 = no cap).
+pub const CPU_LIMIT_PCT: std::ops::RangeInclusive<u32> = 1..=100;
+
+/// A CPU reservation, percent of one core per vCPU (0 = none).
+pub const CPU_RESERVATION_PCT: std::ops::RangeInclusive<u32> = 0..=100;
 
 /// `vm.migrate`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use crate::jobs::{JobContext, JobRecord, StepOutcome, FIRST_STEP};
-use crate::vni::{RequestedState, VmState};
+use crate::vni::{CpuAllocation, RequestedState, VmState};
 
 use super::super::params::{PowerAction, PowerVm, ResizeVm, VM_POWER, VM_RESIZE};
 use super::super::Services;
@@ -172,19 +172,32 @@ async fn resize(s: &Services, p: &ResizeVm) -> Out {
     // Only what differs is sent, so a re-run after a restart sends nothing.
     let vcpus = p.vcpus.filter(|&n| Some(n) != v.vcpus);
     let memory = p.memory_mib.filter(|&m| Some(m) != v.memory_mib);
-    // Shares are always sent (setting them twice is harmless; the agent
-    // does not show them to compare).
-    let shares = p.cpu_shares;
-    let note = if vcpus.is_none() && memory.is_none() && shares.is_none() {
+    // Shares, limit and reservation are always sent (setting them twice
+    // is harmless; the inventory does not keep them to compare).
+    let cpu = CpuAllocation {
+        shares: p.cpu_shares,
+        limit_pct: p.cpu_limit_pct,
+        reservation_pct: p.cpu_reservation_pct,
+    };
+    let note = if vcpus.is_none() && memory.is_none() && cpu.is_empty() {
         format!("{vm} already has that size")
     } else {
         agent(s, &host)?
-            .resize_with_shares(vm, vcpus, memory, shares)
+            .resize_with_cpu(vm, vcpus, memory, cpu)
             .await
             .map_err(|e| agent_error(&format!("resizing {vm} on host {host}"), e))?;
-        match shares {
-            Some(w) => format!("resized {vm} on host {host} (CPU shares {w})"),
-            None => format!("resized {vm} on host {host}"),
+        let said: Vec<String> = [
+            cpu.shares.map(|w| format!("CPU shares {w}")),
+            cpu.limit_pct.map(|l| format!("CPU limit {l}%")),
+            cpu.reservation_pct.map(|r| format!("CPU reservation {r}%")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if said.is_empty() {
+            format!("resized {vm} on host {host}")
+        } else {
+            format!("resized {vm} on host {host} ({})", said.join(", "))
         }
     };
     Ok(next_with("sync", 70, note, data([("host", json!(host))])))

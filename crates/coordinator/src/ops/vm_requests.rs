@@ -18,8 +18,8 @@ use crate::placement::{self, Resources};
 use crate::vni::VmTemplate;
 
 use super::super::params::{
-    CreateVm, DeleteVm, MigrateVm, PowerVm, ResizeVm, CPU_SHARES, VM_CREATE, VM_DELETE, VM_MIGRATE,
-    VM_POWER, VM_RESIZE,
+    CreateVm, DeleteVm, MigrateVm, PowerVm, ResizeVm, CPU_LIMIT_PCT, CPU_RESERVATION_PCT,
+    CPU_SHARES, VM_CREATE, VM_DELETE, VM_MIGRATE, VM_POWER, VM_RESIZE,
 };
 use super::super::{Coordinator, OpsError, Result};
 use super::create::demand;
@@ -163,9 +163,16 @@ impl Coordinator {
         if let Some(k) = self.known_key(&key)? {
             return self.submit(VM_RESIZE, &p, owner, Some(k));
         }
-        if p.vcpus.is_none() && p.memory_mib.is_none() && p.cpu_shares.is_none() {
+        if p.vcpus.is_none()
+            && p.memory_mib.is_none()
+            && p.cpu_shares.is_none()
+            && p.cpu_limit_pct.is_none()
+            && p.cpu_reservation_pct.is_none()
+        {
             return Err(OpsError::Invalid(
-                "give `vcpus` and/or `memory_mib` to resize to (or `cpu_shares`)".into(),
+                "give `vcpus` and/or `memory_mib` to resize to (or `cpu_shares`, \
+                 `cpu_limit_pct`, `cpu_reservation_pct`)"
+                    .into(),
             ));
         }
         if let Some(s) = p.cpu_shares.filter(|s| !CPU_SHARES.contains(s)) {
@@ -173,6 +180,25 @@ impl Coordinator {
                 "cpu_shares {s} is out of range: give {} to {} (1024 is the usual default)",
                 CPU_SHARES.start(),
                 CPU_SHARES.end()
+            )));
+        }
+        if let Some(l) = p.cpu_limit_pct.filter(|l| !CPU_LIMIT_PCT.contains(l)) {
+            return Err(OpsError::Invalid(format!(
+                "cpu_limit_pct {l} is out of range: give {} to {} (percent of one host core \
+                 per vCPU; 100 = no cap)",
+                CPU_LIMIT_PCT.start(),
+                CPU_LIMIT_PCT.end()
+            )));
+        }
+        if let Some(r) = p
+            .cpu_reservation_pct
+            .filter(|r| !CPU_RESERVATION_PCT.contains(r))
+        {
+            return Err(OpsError::Invalid(format!(
+                "cpu_reservation_pct {r} is out of range: give {} to {} (percent of one host \
+                 core per vCPU; 0 = none)",
+                CPU_RESERVATION_PCT.start(),
+                CPU_RESERVATION_PCT.end()
             )));
         }
         if p.vcpus == Some(0) || p.memory_mib == Some(0) {

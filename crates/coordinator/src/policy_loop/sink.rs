@@ -1,7 +1,8 @@
 //! Where the engine's commands go in a live manager: each one becomes a
 //! coordinator job (the same checked requests the REST API makes) and the
 //! sink waits for the job to end, so "done" means done (a resize sets
-//! the VM's CPU shares through `vm.resize`). Commands this manager has no
+//! the VM's CPU shares, limit and reservation through `vm.resize`).
+//! Commands this manager has no
 //! job for are refused as unsupported: skipped, not retried.
 //! [`run_all`](super::run::run_all) runs several at once.
 
@@ -21,20 +22,11 @@ use crate::ops::Coordinator;
 /// Why a command kind is not carried out.
 pub const NOT_YET: &str = "not supported by this manager yet";
 
-/// Why a resize with a CPU reservation or limit is not carried out.
-pub const NO_CPU_CAPS: &str =
-    "a CPU reservation or limit is not carried by this manager yet (CPU shares are)";
-
 /// Why this manager cannot carry out a command of `kind`, if it cannot.
 pub fn unsupported(kind: &CommandKind) -> Option<&'static str> {
     match kind {
         CommandKind::Migrate { .. } | CommandKind::Scale { .. } => None,
-        // Shares become a vm.resize job; a reservation or limit has no
-        // place below (the agents' processor RASDs count vCPUs), and half
-        // an allocation would pass for the whole one.
-        CommandKind::Resize {
-            reservation, limit, ..
-        } if *reservation > 0.0 || *limit < 1.0 => Some(NO_CPU_CAPS),
+        // Shares, limit and reservation become one vm.resize job.
         CommandKind::Resize { .. } => None,
         // Host power has no job kind here yet (it needs the hosts' BMCs).
         CommandKind::PowerOn { .. } | CommandKind::PowerOff { .. } => Some(NOT_YET),
@@ -100,8 +92,16 @@ impl JobSink {
                 .coordinator
                 .scale_vs(service, *nodes, Some(&self.owner))
                 .map_err(|e| fail(e.to_string())),
-            // The shares only (a reservation or limit was refused above).
-            CommandKind::Resize { vm, shares, .. } => self
+            // The whole allocation, every time (a limit of 1.0 is "no cap"
+            // and a reservation of 0 "none", which undo earlier ones); the
+            // fractions of the VM's CPU size are percent of a core per vCPU
+            // below, and vm.resize refuses what rounds out of range.
+            CommandKind::Resize {
+                vm,
+                shares,
+                reservation,
+                limit,
+            } => self
                 .coordinator
                 .resize_vm(
                     ResizeVm {
@@ -109,6 +109,8 @@ impl JobSink {
                         vcpus: None,
                         memory_mib: None,
                         cpu_shares: Some(*shares),
+                        cpu_limit_pct: Some(percent(*limit)),
+                        cpu_reservation_pct: Some(percent(*reservation)),
                     },
                     Some(&self.owner),
                     None,
@@ -123,6 +125,11 @@ impl JobSink {
             }
         }
     }
+}
+
+/// A fraction (0..=1, checked by the policy) as a whole percentage.
+fn percent(fraction: f64) -> u32 {
+    (fraction * 100.0).round().clamp(0.0, f64::from(u32::MAX)) as u32
 }
 
 fn failed(c: &Command, message: String) -> WorkloadError {
@@ -217,8 +224,8 @@ mod tests {
     use vine_store::{names, Store};
     use vine_wbem::client::{ClientConfig, TlsVerify};
 
-    /// A coordinator whose inventory has hosts a and b, VM x on a and y
-    /// on b; no agents and no job runner, so submitted jobs stay queued.
+    /// A coordinator whose inventory has hosts a and b, VM x on a, y and
+    /// z on b; no agents and no job runner, so submitted jobs stay queued.
     fn coordinator(dir: &std::path::Path) -> Arc<Coordinator> {
         let store = Store::open(dir).unwrap();
         let client = ClientConfig {
@@ -255,6 +262,11 @@ mod tests {
             ..x
         };
         vms.put("b/y", &y).unwrap();
+        let z = VmRecord {
+            name: "z".into(),
+            ..y.clone()
+        };
+        vms.put("b/z", &z).unwrap();
         Coordinator::open(&store, inv, CoordinatorConfig::default()).unwrap()
     }
 
@@ -295,10 +307,10 @@ mod tests {
             cmd(
                 4,
                 CommandKind::Resize {
-                    vm: "y".into(),
-                    shares: 2048,
-                    reservation: 0.5,
-                    limit: 1.0,
+                    vm: "z".into(),
+                    shares: 512,
+                    reservation: 0.25,
+                    limit: 0.504,
                 },
             ),
             cmd(
@@ -308,6 +320,15 @@ mod tests {
                     shares: 1,
                     reservation: 0.0,
                     limit: 1.0,
+                },
+            ),
+            cmd(
+                6,
+                CommandKind::Resize {
+                    vm: "y".into(),
+                    shares: 1024,
+                    reservation: 0.0,
+                    limit: 0.0,
                 },
             ),
         ];
@@ -321,7 +342,8 @@ mod tests {
                 CommandOutcome::Failed,
                 CommandOutcome::Failed,
                 CommandOutcome::Failed,
-                CommandOutcome::Skipped,
+                CommandOutcome::Failed,
+                CommandOutcome::Failed,
                 CommandOutcome::Failed,
             ]
         );
@@ -351,21 +373,33 @@ mod tests {
         );
         assert!(e2.job.is_none());
 
-        // Shares become a vm.resize job, owned by the policy, carrying
-        // only cpu_shares (queued here: no runner, so it times out).
+        // A resize becomes one vm.resize job, owned by the policy, with
+        // the whole allocation: shares, and limit and reservation in
+        // percent of a core per vCPU (1.0 = no cap: 100; 0 = none: 0).
+        // Queued here: no runner, so it times out.
         let job = c.job(&JobId::from(out[3].job.as_deref().unwrap())).unwrap();
         assert_eq!(job.kind, "vm.resize");
         assert_eq!(job.params["vm"], "y");
         assert_eq!(job.params["cpu_shares"], 2048);
+        assert_eq!(job.params["cpu_limit_pct"], 100);
+        assert_eq!(job.params["cpu_reservation_pct"], 0);
         assert!(job.params["vcpus"].is_null() && job.params["memory_mib"].is_null());
         assert_eq!(job.owner.as_deref(), Some("policy:web"));
-        // A reservation has nowhere to go: skipped with the reason, not
-        // carried in half.
-        assert_eq!(out[4].error.as_deref(), Some(NO_CPU_CAPS));
-        assert!(out[4].job.is_none());
+        let job = c.job(&JobId::from(out[4].job.as_deref().unwrap())).unwrap();
+        assert_eq!(job.params["vm"], "z");
+        assert_eq!(job.params["cpu_shares"], 512);
+        assert_eq!(job.params["cpu_limit_pct"], 50, "0.504 rounds to 50 %");
+        assert_eq!(job.params["cpu_reservation_pct"], 25);
         // Shares libvirt would refuse are refused before any job.
         let e5 = out[5].error.as_deref().unwrap();
         assert!(e5.contains("cpu_shares 1 is out of range"), "{e5}");
         assert!(out[5].job.is_none());
+        // So is a limit of nothing at all.
+        let e6 = out[6].error.as_deref().unwrap();
+        assert!(
+            e6.contains("cpu_limit_pct 0 is out of range: give 1 to 100"),
+            "{e6}"
+        );
+        assert!(out[6].job.is_none());
     }
 }

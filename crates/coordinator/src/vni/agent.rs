@@ -7,7 +7,7 @@ use vine_cimxml::MethodTarget;
 use vine_wbem::client::{ClientConfig, ClientError, EnumArgs, WbemClient};
 
 use super::model::{HostCapacity, HostView, JobOutcome, JobView, MigrationCheck, VmState, VmView};
-use super::template::{memory_rasd, processor_change, VmTemplate};
+use super::template::{memory_rasd, processor_change, CpuAllocation, VmTemplate};
 use super::usage::Utilization;
 use super::VIRT_NS;
 
@@ -432,23 +432,25 @@ impl AgentConn {
         vcpus: Option<u32>,
         memory_mib: Option<u64>,
     ) -> Result<()> {
-        self.resize_with_shares(vm, vcpus, memory_mib, None).await
+        self.resize_with_cpu(vm, vcpus, memory_mib, CpuAllocation::default())
+            .await
     }
 
-    /// Resizes a VM and/or sets its CPU shares (the processor RASD's
-    /// Weight: its CPU weight against the other VMs on the host). An agent
-    /// whose hypervisor cannot keep shares answers CIM_ERR_NOT_SUPPORTED.
-    pub async fn resize_with_shares(
+    /// Resizes a VM and/or sets its CPU shares, limit and reservation (the
+    /// processor RASD's Weight, CPULimit and CPUReservation). An agent
+    /// whose hypervisor cannot keep one answers CIM_ERR_NOT_SUPPORTED; one
+    /// whose host has no room for the reservation, CIM_ERR_FAILED.
+    pub async fn resize_with_cpu(
         &self,
         vm: &str,
         vcpus: Option<u32>,
         memory_mib: Option<u64>,
-        cpu_shares: Option<u32>,
+        cpu: CpuAllocation,
     ) -> Result<()> {
         let prefix = self.prefix().await?;
         let vsms = self.service("VirtualSystemManagementService").await?;
         let mut rasds = Vec::new();
-        if let Some(p) = processor_change(&prefix, vm, vcpus, cpu_shares) {
+        if let Some(p) = processor_change(&prefix, vm, vcpus, cpu) {
             rasds.push(CimValue::Instance(Box::new(p)));
         }
         if let Some(m) = memory_mib {

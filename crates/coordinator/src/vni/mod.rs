@@ -19,7 +19,7 @@ mod usage;
 
 pub use agent::{AgentConn, RequestedState, VniError};
 pub use model::{HostCapacity, HostView, JobOutcome, JobView, MigrationCheck, VmState, VmView};
-pub use template::{DiskTemplate, NicTemplate, VmTemplate};
+pub use template::{CpuAllocation, DiskTemplate, NicTemplate, VmTemplate};
 pub use usage::{Usage, Utilization};
 
 /// The namespace of the virtualization model on an agent.

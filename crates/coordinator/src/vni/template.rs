@@ -88,18 +88,37 @@ pub(crate) fn processor_rasd(prefix: &str, vm: &str, vcpus: u32) -> CimInstance 
         .with("AllocationUnits", "count")
 }
 
-/// A processor RASD for ModifyResourceSettings: `vcpus` when given, and
-/// `shares` as its Weight (the VM's CPU weight against the others on its
-/// host, DSP1044). Neither: `None`.
+/// What a resize asks of a VM's CPU besides its count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuAllocation {
+    /// CPU weight against the other VMs on the host (the RASD's Weight).
+    pub shares: Option<u32>,
+    /// The most CPU time each vCPU may use, percent of one host core
+    /// (1..=100, 100 = no cap; the RASD's CPULimit).
+    pub limit_pct: Option<u32>,
+    /// CPU time guaranteed to each vCPU, percent of one host core (0..=100,
+    /// 0 = none; the RASD's CPUReservation, admitted by the host).
+    pub reservation_pct: Option<u32>,
+}
+
+impl CpuAllocation {
+    pub fn is_empty(&self) -> bool {
+        *self == CpuAllocation::default()
+    }
+}
+
+/// A processor RASD for ModifyResourceSettings: `vcpus` when given, the
+/// shares as its Weight (DSP1044), the limit and reservation as CPULimit
+/// and CPUReservation. Nothing asked: `None`.
 pub(crate) fn processor_change(
     prefix: &str,
     vm: &str,
     vcpus: Option<u32>,
-    shares: Option<u32>,
+    cpu: CpuAllocation,
 ) -> Option<CimInstance> {
-    let base = match vcpus {
+    let mut r = match vcpus {
         Some(n) => processor_rasd(prefix, vm, n),
-        None if shares.is_some() => {
+        None if !cpu.is_empty() => {
             CimInstance::new(format!("{prefix}_ProcResourceAllocationSettingData"))
                 .with("InstanceID", format!("{vm}/proc"))
                 .with("ElementName", "processors")
@@ -107,10 +126,16 @@ pub(crate) fn processor_change(
         }
         None => return None,
     };
-    Some(match shares {
-        Some(w) => base.with("Weight", CimValue::Uint32(w)),
-        None => base,
-    })
+    for (name, v) in [
+        ("Weight", cpu.shares),
+        ("CPULimit", cpu.limit_pct),
+        ("CPUReservation", cpu.reservation_pct),
+    ] {
+        if let Some(v) = v {
+            r.set(name, CimValue::Uint32(v));
+        }
+    }
+    Some(r)
 }
 
 /// A memory RASD giving `vm` `mib` MiB.
@@ -129,9 +154,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cpu_shares_travel_as_the_processor_rasds_weight() {
-        assert!(processor_change("KVM", "x", None, None).is_none());
-        let both = processor_change("KVM", "x", Some(2), Some(2048)).unwrap();
+    fn cpu_shares_and_time_travel_on_the_processor_rasd() {
+        assert!(processor_change("KVM", "x", None, CpuAllocation::default()).is_none());
+        let shares = |w| CpuAllocation {
+            shares: Some(w),
+            ..Default::default()
+        };
+        let both = processor_change("KVM", "x", Some(2), shares(2048)).unwrap();
         assert_eq!(
             both.class_name.as_str(),
             "KVM_ProcResourceAllocationSettingData"
@@ -139,11 +168,23 @@ mod tests {
         assert_eq!(both.get_str("InstanceID"), Some("x/proc"));
         assert_eq!(both.get("VirtualQuantity"), Some(&CimValue::Uint64(2)));
         assert_eq!(both.get("Weight"), Some(&CimValue::Uint32(2048)));
+        assert!(both.get("CPULimit").is_none() && both.get("CPUReservation").is_none());
         // Shares alone leave the vCPUs unsaid, so the agent keeps them.
-        let alone = processor_change("Xen", "x", None, Some(512)).unwrap();
+        let alone = processor_change("Xen", "x", None, shares(512)).unwrap();
         assert_eq!(alone.get("Weight"), Some(&CimValue::Uint32(512)));
         assert!(alone.get("VirtualQuantity").is_none());
-        let plain = processor_change("KVM", "x", Some(1), None).unwrap();
+        let plain = processor_change("KVM", "x", Some(1), CpuAllocation::default()).unwrap();
         assert!(plain.get("Weight").is_none());
+        // CPU time in percent of a core per vCPU; `Limit` keeps meaning
+        // the most vCPUs, so it is not used for it.
+        let time = CpuAllocation {
+            shares: None,
+            limit_pct: Some(50),
+            reservation_pct: Some(0),
+        };
+        let t = processor_change("KVM", "x", None, time).unwrap();
+        assert_eq!(t.get("CPULimit"), Some(&CimValue::Uint32(50)));
+        assert_eq!(t.get("CPUReservation"), Some(&CimValue::Uint32(0)));
+        assert!(t.get("Limit").is_none() && t.get("Weight").is_none());
     }
 }

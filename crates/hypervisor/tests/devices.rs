@@ -255,6 +255,8 @@ fn a_cpu_limit_the_test_driver_cannot_keep_is_refused_not_faked() {
             "{scope:?}: {e}"
         );
     }
+    // No cap is what a scheduler without a quota has already.
+    hv.set_cpu_limit("w", 100, Scope::Both).unwrap();
     assert_eq!(hv.cpu_time("w").unwrap().limit_pct, None);
     for bad in [0, 101] {
         let e = hv.set_cpu_limit("w", bad, Scope::Live).unwrap_err();

@@ -1,7 +1,8 @@
 //! CPU time through CIM on libvirt's test driver: the processor RASD's
 //! CPUReservation is admitted against the host's cores and kept with the
-//! domain; CPULimit is refused as not supported by the test driver (its
-//! scheduler has no CFS quota), and a refused request changes nothing.
+//! domain; a CPULimit below 100 % is refused as not supported by the test
+//! driver (its scheduler has no CFS quota), and a refused request changes
+//! nothing.
 
 mod vm_support;
 
@@ -155,6 +156,8 @@ async fn a_cpu_limit_is_not_supported_by_the_test_driver_and_changes_nothing() {
     }
     assert_eq!(reservation(&h, "w"), None, "nothing recorded");
     assert_eq!(h.hv.domain("w").unwrap().vcpus, 2, "nothing changed");
+    // No cap is what the test driver's scheduler has already.
+    assert_eq!(modify(&a, "w", &[("CPULimit", 100)]).await.unwrap(), 0);
 
     for (props, says) in [
         (

@@ -73,6 +73,11 @@ pub(crate) fn set_cpu_limit(
         .scheduler_parameters()
         .map_err(|e| hv.dom_err(e, op, name))?;
     if now.vcpu_bw.quota.is_none() {
+        // A scheduler without a quota caps nothing: "no cap" is already
+        // so (a policy's default limit must not fail where shares work).
+        if pct == 100 {
+            return Ok(());
+        }
         return Err(unsupported(
             hv,
             format!(

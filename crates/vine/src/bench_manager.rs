@@ -250,6 +250,7 @@ pub async fn run(a: ManagerBenchArgs) -> Result<()> {
             policy: Default::default(),
             metrics: (a.metrics_interval > 0)
                 .then(|| MetricsConfig::every(Duration::from_secs(a.metrics_interval))),
+            power: Default::default(),
         },
         rx,
     )

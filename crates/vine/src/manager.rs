@@ -19,6 +19,7 @@ use vine_coordinator::metrics::{MetricsCollector, MetricsConfig, MetricsHistory}
 use vine_coordinator::ops::vs::{health as vs_health, AddrFile};
 use vine_coordinator::ops::{Coordinator, CoordinatorConfig};
 use vine_coordinator::policy_loop::{PolicyLoop, PolicyLoopConfig};
+use vine_coordinator::power::PowerConfig;
 use vine_coordinator::vni::indications::{Freshness, ListenerConfig};
 use vine_providers_manager::{ManagerContext, VINE_NS};
 use vine_store::Store;
@@ -78,6 +79,40 @@ pub struct ManagerArgs {
     /// [default: generated once into <state-dir>/join-token]
     #[arg(long, value_name = "FILE")]
     pub join_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub power: PowerArgs,
+}
+
+/// Flags of host power management (`vine manager`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct PowerArgs {
+    /// Where Wake-on-LAN magic packets go: the broadcast address of the
+    /// hosts' network and a UDP port
+    #[arg(long, default_value = "255.255.255.255:9", value_name = "ADDR:PORT")]
+    pub wol_address: SocketAddr,
+    /// Wake hosts with this command instead of Wake-on-LAN (e.g. a BMC's
+    /// `ipmitool -H bmc-$VINE_HOST chassis power on`), run by `sh -c` with
+    /// VINE_HOST and VINE_MAC set
+    #[arg(long, value_name = "CMD")]
+    pub power_on_command: Option<String>,
+    /// Seconds a host may take to go off after accepting a power-off, or to
+    /// answer after being woken, before its host.power job fails
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub power_timeout: u64,
+}
+
+impl PowerArgs {
+    pub fn config(&self) -> PowerConfig {
+        PowerConfig {
+            wol_target: self.wol_address,
+            on_command: self
+                .power_on_command
+                .clone()
+                .filter(|c| !c.trim().is_empty()),
+            timeout: Duration::from_secs(self.power_timeout.max(1)),
+            ..PowerConfig::default()
+        }
+    }
 }
 
 /// Flags of the live policy loop (`vine manager` and `vine up`).
@@ -136,6 +171,8 @@ pub struct ManagerOptions {
     pub policy: PolicyLoopConfig,
     /// The metrics history; `None` keeps none.
     pub metrics: Option<MetricsConfig>,
+    /// Waking hosts and the power-change time limit.
+    pub power: PowerConfig,
 }
 
 /// What `vine manager` adds to [`ManagerOptions`]; `vine up` and the
@@ -312,6 +349,7 @@ pub async fn start_with(
             node_addrs: Some(Arc::new(AddrFile::new(
                 opts.serve.state_dir.join(NODE_ADDRS_FILE),
             ))),
+            power: opts.power.clone(),
             ..CoordinatorConfig::default()
         },
     )
@@ -501,6 +539,7 @@ pub async fn run(args: ManagerArgs) -> Result<()> {
             lb,
             policy: args.policy.config(),
             metrics: args.metrics.config(),
+            power: args.power.config(),
         },
         JoinOptions {
             advertise_wbem: args.advertise_wbem,

@@ -206,6 +206,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
             lb,
             policy: args.policy.config(),
             metrics: args.metrics.config(),
+            power: Default::default(),
         },
         rx,
     )

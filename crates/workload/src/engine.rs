@@ -189,6 +189,12 @@ impl Engine {
             }
             if cold {
                 plan.cold.push(host.name.clone());
+                if p.power.consolidate && !host.can_power_off {
+                    plan.notes.push(format!(
+                        "host {} is underloaded but cannot be powered off: not emptied",
+                        host.name
+                    ));
+                }
             }
             hosts.push(HostView {
                 cpu: cap,
@@ -200,7 +206,9 @@ impl Engine {
                 eligible: in_scope && labels_ok && !held && !host.maintenance,
                 held,
                 hot,
-                cold,
+                // Emptying a host that cannot then be switched off only
+                // costs migrations.
+                cold: cold && host.can_power_off,
                 cooling: cooling[h],
                 watts_per_cpu: if cap > 0.0 {
                     host.max_watts / cap

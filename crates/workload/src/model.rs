@@ -66,6 +66,10 @@ pub struct HostState {
     /// In maintenance: it takes no VMs, but its own may still leave.
     #[serde(default)]
     pub maintenance: bool,
+    /// Whether it can be powered off (a live host whose agent has no
+    /// power-off command cannot): one that cannot is never emptied to be.
+    #[serde(default = "yes")]
+    pub can_power_off: bool,
 }
 
 fn yes() -> bool {

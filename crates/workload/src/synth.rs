@@ -39,6 +39,7 @@ pub fn snapshot(hosts: usize, vms: usize, round: u64, time_s: f64) -> Snapshot {
             powered_on: true,
             reported_at: Some(time_s),
             maintenance: false,
+            can_power_off: true,
         })
         .collect();
     let vs = (0..vms)

@@ -145,6 +145,7 @@ mod tests {
             powered_on: true,
             reported_at: Some(100.0),
             maintenance: false,
+            can_power_off: true,
         }
     }
 

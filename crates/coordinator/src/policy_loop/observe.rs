@@ -12,7 +12,7 @@ use serde_json::Value;
 use vine_workload::Snapshot;
 
 use super::snapshot;
-use crate::inventory::HostRecord;
+use crate::inventory::{HostPower, HostRecord};
 use crate::jobs::JobFilter;
 use crate::ops::Coordinator;
 use crate::vni::Utilization;
@@ -56,6 +56,7 @@ pub async fn observe(c: &Coordinator, report_timeout: Duration) -> Result<Snapsh
         usage: &usage,
         busy: &busy,
         services: &services,
+        wake_by_command: c.services.power.on_command.is_some(),
     }))
 }
 
@@ -67,7 +68,8 @@ async fn reports(
 ) -> HashMap<String, Utilization> {
     let inv = c.inventory();
     let mut set = tokio::task::JoinSet::new();
-    for h in hosts {
+    // A host powered off (or on its way) has no agent to ask.
+    for h in hosts.iter().filter(|h| h.power == HostPower::On) {
         let name = h.name.clone();
         let agent = inv.agent(&h.name);
         set.spawn(async move {

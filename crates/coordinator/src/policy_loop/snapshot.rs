@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use vine_workload::model::{HostState, Snapshot, VmState as PlanVm};
 
-use crate::inventory::{HostRecord, VmRecord};
+use crate::inventory::{HostPower, HostRecord, VmRecord};
 use crate::vni::{Utilization, VmState};
 
 /// CPU units per core.
@@ -37,6 +37,9 @@ pub struct Observed<'a> {
     pub busy: &'a HashSet<String>,
     /// VM → the virtual server it is a node of.
     pub services: &'a HashMap<String, String>,
+    /// The manager wakes hosts by a command (`--power-on-command`), so a
+    /// host without a Wake-on-LAN MAC can be woken too.
+    pub wake_by_command: bool,
 }
 
 /// A host's labels as policies write them: `key=value`, or `key` alone
@@ -75,6 +78,11 @@ pub fn build(o: &Observed<'_>) -> Snapshot {
         .iter()
         .map(|h| {
             let cap = h.capacity.unwrap_or_default();
+            // Off on purpose: a host the engine may wake (powered_on
+            // false) if there is a way to; on its way off or up, or off
+            // with no way to wake it, a host that takes nothing.
+            let on = h.power == HostPower::On;
+            let wakeable = h.power == HostPower::Off && (h.mac.is_some() || o.wake_by_command);
             HostState {
                 name: h.name.clone(),
                 cpu_capacity: cap.vcpus as f64 * CORE,
@@ -84,14 +92,16 @@ pub fn build(o: &Observed<'_>) -> Snapshot {
                 idle_watts: 0.0,
                 max_watts: 0.0,
                 labels: label_strings(&h.labels),
-                powered_on: true,
+                powered_on: on || h.power == HostPower::Stopping,
                 reported_at: o
                     .usage
                     .get(&h.name)
                     .and_then(Utilization::sampled_at)
                     .map(secs),
                 // vm.migrate refuses such a destination: never plan one.
-                maintenance: h.maintenance,
+                maintenance: h.maintenance || (!on && !wakeable),
+                // Unknown counts as no: never empty a host on a guess.
+                can_power_off: h.can_power_off == Some(true),
             }
         })
         .collect();
@@ -242,6 +252,7 @@ mod tests {
             usage: &u,
             busy: &busy,
             services: &services,
+            wake_by_command: false,
         });
         assert_eq!(s.time_s, 100.0);
         assert_eq!(
@@ -282,6 +293,7 @@ mod tests {
             usage: &u,
             busy: &HashSet::new(),
             services: &HashMap::new(),
+            wake_by_command: false,
         });
         let mut engine = vine_workload::Engine::new(vine_workload::Policy::builtin_default());
         let plan = engine.plan(&s);
@@ -312,6 +324,7 @@ mod tests {
             usage: &u,
             busy: &HashSet::new(),
             services: &HashMap::new(),
+            wake_by_command: false,
         });
         assert_eq!(s.vms.len(), 1);
         assert_eq!((s.vms[0].host, s.vms[0].cpu_used), (1, 400.0));
@@ -354,6 +367,7 @@ mod tests {
             usage: u,
             busy: &HashSet::new(),
             services: &HashMap::new(),
+            wake_by_command: false,
         });
         let text = format!(
             "name = \"t\"\n{extra}\n[thresholds.cpu]\nupper = 0.8\nlower = 0.0\n\
@@ -377,6 +391,7 @@ mod tests {
             usage: &u,
             busy: &HashSet::new(),
             services: &HashMap::new(),
+            wake_by_command: false,
         });
         assert_eq!(s.hosts[0].labels, ["rack=a"]);
         assert_eq!(s.hosts[2].labels, ["ssd"], "a bare label");
@@ -410,6 +425,48 @@ mod tests {
     }
 
     #[test]
+    fn power_reaches_the_snapshot_off_hosts_wake_only_with_a_way_to() {
+        let (mut hosts, vms, u) = racks();
+        hosts[0].can_power_off = Some(true);
+        hosts[1].power = HostPower::Off;
+        hosts[1].mac = Some("52:54:00:00:00:01".into());
+        hosts[2].power = HostPower::Off;
+        let see = |hosts: &[HostRecord], by_command: bool| {
+            build(&Observed {
+                now: at(100),
+                hosts,
+                vms: &vms,
+                usage: &u,
+                busy: &HashSet::new(),
+                services: &HashMap::new(),
+                wake_by_command: by_command,
+            })
+        };
+        let s = see(&hosts, false);
+        let flags: Vec<_> = s
+            .hosts
+            .iter()
+            .map(|h| (h.powered_on, h.maintenance, h.can_power_off))
+            .collect();
+        // a: on, asked and able; b: off with a MAC (wakeable); c: off
+        // with no way to wake it, so it takes nothing; unknown power-off
+        // ability counts as none.
+        assert_eq!(
+            flags,
+            [
+                (true, false, true),
+                (false, false, false),
+                (false, true, false)
+            ]
+        );
+        let s = see(&hosts, true);
+        assert!(!s.hosts[2].maintenance, "a power-on command wakes any host");
+        hosts[1].power = HostPower::Starting;
+        let s = see(&hosts, true);
+        assert!(!s.hosts[1].powered_on && s.hosts[1].maintenance);
+    }
+
+    #[test]
     fn hosts_in_maintenance_take_no_vms_but_may_give_theirs_away() {
         let (mut hosts, vms, u) = racks();
         let p = plan(&hosts, &vms, &u, "");
@@ -426,6 +483,7 @@ mod tests {
             usage: &u,
             busy: &HashSet::new(),
             services: &HashMap::new(),
+            wake_by_command: false,
         });
         assert!(s.hosts[1].maintenance && !s.hosts[0].maintenance);
         let p = plan(&hosts, &vms, &u, "");
@@ -468,6 +526,7 @@ mod tests {
             usage: &u,
             busy: &HashSet::new(),
             services: &HashMap::new(),
+            wake_by_command: false,
         });
         assert_eq!(
             (s.vms[0].vcpus, s.vms[0].cpu_used, s.hosts[1].core_capacity),

@@ -9,7 +9,7 @@ use super::job::{submit, WaitArgs};
 use super::table::{cell, print_object, Table};
 use super::vm::vm_table;
 
-/// Hosts: list, show, drain, maintenance, labels
+/// Hosts: list, show, drain, maintenance, labels, power, Wake-on-LAN MAC
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXIT_CODES)]
 pub struct HostArgs {
@@ -49,6 +49,19 @@ enum HostCmd {
         #[arg(long)]
         clear: bool,
     },
+    /// Power a host off (a job: its agent runs its --power-off-command; no
+    /// VM may run there) or on (Wake-on-LAN or the manager's
+    /// --power-on-command, then wait for its agent)
+    Power {
+        name: String,
+        #[arg(value_enum)]
+        state: OnOff,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Set the MAC a host is woken by (its agent sends one when it joins);
+    /// `none` clears it
+    Mac { name: String, mac: String },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -102,6 +115,7 @@ async fn ls(ctx: &Ctx) -> Result<()> {
         "MEMORY_MIB",
         "VMS",
         "MAINTENANCE",
+        "POWER",
         "LABELS",
         "URL",
     ]);
@@ -118,6 +132,7 @@ async fn ls(ctx: &Ctx) -> Result<()> {
             } else {
                 "off".into()
             },
+            cell(&h["power"]),
             match labels_cell(&h["labels"]) {
                 l if l.is_empty() => "-".into(),
                 l => l,
@@ -188,6 +203,31 @@ pub async fn run(args: HostArgs) -> Result<()> {
                 print_json(&h);
             } else {
                 println!("host {name} labels: {}", labels_cell(&h["labels"]));
+            }
+            Ok(())
+        }
+        HostCmd::Power { name, state, wait } => {
+            let state = match state {
+                OnOff::On => "on",
+                OnOff::Off => "off",
+            };
+            submit(
+                &ctx,
+                &wait,
+                &format!("/hosts/{}/power", seg(&name)),
+                json!({ "state": state }),
+            )
+            .await
+        }
+        HostCmd::Mac { name, mac } => {
+            let mac = if mac == "none" { String::new() } else { mac };
+            let h = ctx
+                .patch(&format!("/hosts/{}", seg(&name)), &json!({ "mac": mac }))
+                .await?;
+            if ctx.json() {
+                print_json(&h);
+            } else {
+                println!("host {name} is woken by MAC {}", cell(&h["mac"]));
             }
             Ok(())
         }

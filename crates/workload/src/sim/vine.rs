@@ -45,6 +45,7 @@ pub fn snapshot(dc: &Datacenter, t: f64) -> (Snapshot, Vec<usize>) {
             powered_on: h.util_mips > 0.0,
             reported_at: Some(t),
             maintenance: false,
+            can_power_off: true,
         })
         .collect();
     let mut index = Vec::new();

@@ -99,6 +99,7 @@ mod tests {
             powered_on: true,
             reported_at: Some(0.0),
             maintenance: false,
+            can_power_off: true,
         };
         let v = |n: &str, host| VmState {
             name: n.into(),

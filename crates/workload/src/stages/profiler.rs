@@ -135,6 +135,7 @@ mod tests {
             powered_on: true,
             reported_at: Some(t),
             maintenance: false,
+            can_power_off: true,
         };
         Snapshot {
             time_s: t,

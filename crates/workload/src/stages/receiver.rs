@@ -54,6 +54,8 @@ impl Receiver {
         }
         for (i, h) in snap.hosts.iter().enumerate() {
             let why = match h.reported_at {
+                // Off on purpose: nothing to report, and it may be woken.
+                None if !h.powered_on => None,
                 None => Some("there is no report from its agent".to_string()),
                 Some(t) if !t.is_finite() => Some("its report time is not a number".into()),
                 Some(t) if snap.time_s - t > self.max_report_age_s => Some(format!(
@@ -117,6 +119,7 @@ mod tests {
             powered_on: true,
             reported_at: Some(t),
             maintenance: false,
+            can_power_off: true,
         }
     }
 

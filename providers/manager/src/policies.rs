@@ -196,6 +196,7 @@ fn labelled(name: &str, labels: Vec<String>) -> HostState {
         powered_on: true,
         reported_at: None,
         maintenance: false,
+        can_power_off: true,
     }
 }
 

@@ -12,7 +12,9 @@ const HOUR_MS = 3600 * 1000;
 export function alertsFrom({ hosts = [], vs = [], events = [], now = Date.now() }) {
   const out = [];
   for (const x of hosts) {
-    if (x.health === "Unreachable") {
+    // A host the manager powered off (or is powering off or waking) is
+    // silent on purpose.
+    if (x.health === "Unreachable" && (!x.power || x.power === "On")) {
       out.push({ severity: "error", subject: x.name, href: `#/hosts`,
         text: `agent does not answer${x.last_error ? ": " + x.last_error : ""}` });
     }

@@ -1,4 +1,4 @@
-// The hosts list: health, agent, capacity, allocation, use now (the
+// The hosts list: health, power, agent, capacity, allocation, use now (the
 // manager's metrics history) and the last error.
 
 import * as api from "./api.js";
@@ -22,6 +22,8 @@ export function render(main, { signal, query, setQuery }) {
     columns: [
       { key: "name", label: "Name", render: (r) => h("a", { href: `#/vms?host=${encodeURIComponent(r.name)}` }, r.name) },
       { key: "health", label: "Health", render: (r) => state(r.health) },
+      // Off is the manager's doing (host.power), not a fault.
+      { key: "power", label: "Power", render: (r) => state(r.power || "On") },
       { key: "vms", label: "VMs", num: true },
       { key: "cpu", label: "vCPU allocated", value: (r) => pct(r.vcpus, r.cap.vcpus),
         render: (r) => h("span", {}, bar(r.vcpus, r.cap.vcpus || 0, `${r.name} vCPU`), ` ${r.vcpus} / ${r.cap.vcpus ?? "–"}`) },

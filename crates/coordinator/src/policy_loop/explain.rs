@@ -9,11 +9,11 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use vine_workload::stages::sender::{CommandSink, Outcome, Sender};
-use vine_workload::{Command, Engine, Policy, Snapshot, WorkloadError};
+use vine_workload::stages::sender::{DryRunSink, Outcome, Sender};
+use vine_workload::{Engine, Policy, Snapshot};
 
 use super::audit::{CommandAudit, CommandOutcome, RoundAudit};
-use super::{now_ms, observe, sink};
+use super::{now_ms, observe};
 use crate::ops::Coordinator;
 
 /// The answer of `POST /api/v1/policies/explain`.
@@ -34,24 +34,6 @@ pub struct Explained {
     pub warnings: Vec<String>,
 }
 
-/// Accepts what this manager can carry out, refuses the rest as the live
-/// sink would; so the sender's dependency rules decide what would be
-/// skipped.
-struct Verdicts;
-
-impl CommandSink for Verdicts {
-    fn execute(&mut self, c: &Command) -> vine_workload::Result<()> {
-        match sink::unsupported(&c.kind) {
-            None => Ok(()),
-            Some(reason) => Err(WorkloadError::Unsupported {
-                id: c.id,
-                what: c.kind.describe(),
-                reason: reason.into(),
-            }),
-        }
-    }
-}
-
 /// Runs `policy` (stored as `version`, 0 for none) once on `snap`.
 pub fn explain_on(snap: &Snapshot, policy: Policy, version: u32) -> Explained {
     let warnings = policy
@@ -67,7 +49,8 @@ pub fn explain_on(snap: &Snapshot, policy: Policy, version: u32) -> Explained {
     let plan = Engine::new(policy).plan(snap);
     let mut sender = Sender::new(max_concurrent);
     sender.attempts = 1;
-    let outcomes = sender.run(&plan.commands, &mut Verdicts);
+    // Every command kind has a job here: all would be sent.
+    let outcomes = sender.run(&plan.commands, &mut DryRunSink::default());
     let commands = plan
         .commands
         .iter()
@@ -197,7 +180,7 @@ mod tests {
     }
 
     #[test]
-    fn commands_the_manager_cannot_run_come_back_skipped_with_why() {
+    fn explain_warns_of_empty_scopes_and_shows_what_would_be_sent() {
         let snap = Snapshot {
             time_s: 100.0,
             hosts: vec![host("a")],
@@ -222,17 +205,6 @@ mod tests {
             .iter()
             .find(|c| c.what.starts_with("resize x"))
             .unwrap_or_else(|| panic!("{:#?}", e.round.commands));
-        match sink::unsupported(&vine_workload::CommandKind::Resize {
-            vm: "x".into(),
-            shares: 2048,
-            reservation: 0.0,
-            limit: 1.0,
-        }) {
-            Some(why) => {
-                assert_eq!(resize.outcome, CommandOutcome::Skipped);
-                assert_eq!(resize.error.as_deref(), Some(why));
-            }
-            None => assert_eq!(resize.outcome, CommandOutcome::DryRun),
-        }
+        assert_eq!(resize.outcome, CommandOutcome::DryRun);
     }
 }

@@ -2,8 +2,8 @@
 //! coordinator job (the same checked requests the REST API makes) and the
 //! sink waits for the job to end, so "done" means done (a resize sets
 //! the VM's CPU shares, limit and reservation through `vm.resize`).
-//! Commands this manager has no
-//! job for are refused as unsupported: skipped, not retried.
+//! Host power becomes `host.power` (off through the host's agent, on by
+//! Wake-on-LAN or a BMC command).
 //! [`run_all`](super::run::run_all) runs several at once.
 
 use std::sync::Arc;
@@ -16,22 +16,8 @@ use vine_workload::WorkloadError;
 use super::audit::CommandOutcome;
 use super::run::{Executor, Ran};
 use crate::jobs::{JobId, JobRecord, JobState};
-use crate::ops::params::{MigrateVm, ResizeVm};
+use crate::ops::params::{HostPowerState, MigrateVm, PowerHost, ResizeVm};
 use crate::ops::Coordinator;
-
-/// Why a command kind is not carried out.
-pub const NOT_YET: &str = "not supported by this manager yet";
-
-/// Why this manager cannot carry out a command of `kind`, if it cannot.
-pub fn unsupported(kind: &CommandKind) -> Option<&'static str> {
-    match kind {
-        CommandKind::Migrate { .. } | CommandKind::Scale { .. } => None,
-        // Shares, limit and reservation become one vm.resize job.
-        CommandKind::Resize { .. } => None,
-        // Host power has no job kind here yet (it needs the hosts' BMCs).
-        CommandKind::PowerOn { .. } | CommandKind::PowerOff { .. } => Some(NOT_YET),
-    }
-}
 
 /// Runs commands as coordinator jobs.
 pub struct JobSink {
@@ -54,13 +40,6 @@ impl JobSink {
 
     fn submit(&self, c: &Command) -> Result<JobId, WorkloadError> {
         let fail = |message: String| failed(c, message);
-        if let Some(why) = unsupported(&c.kind) {
-            return Err(WorkloadError::Unsupported {
-                id: c.id,
-                what: c.kind.describe(),
-                reason: why.into(),
-            });
-        }
         match &c.kind {
             CommandKind::Migrate { vm, from, to } => {
                 // The plan was made on a snapshot: the VM may have moved or
@@ -116,12 +95,21 @@ impl JobSink {
                     None,
                 )
                 .map_err(|e| fail(e.to_string())),
-            CommandKind::PowerOn { .. } | CommandKind::PowerOff { .. } => {
-                Err(WorkloadError::Unsupported {
-                    id: c.id,
-                    what: c.kind.describe(),
-                    reason: NOT_YET.into(),
-                })
+            CommandKind::PowerOn { host } | CommandKind::PowerOff { host } => {
+                let state = match c.kind {
+                    CommandKind::PowerOn { .. } => HostPowerState::On,
+                    _ => HostPowerState::Off,
+                };
+                self.coordinator
+                    .power_host(
+                        PowerHost {
+                            host: host.clone(),
+                            state,
+                        },
+                        Some(&self.owner),
+                        None,
+                    )
+                    .map_err(|e| fail(e.to_string()))
             }
         }
     }
@@ -288,7 +276,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn commands_become_jobs_or_are_skipped_with_the_reason() {
+    async fn commands_become_jobs_or_fail_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let c = coordinator(dir.path());
         let cmds = vec![
@@ -338,7 +326,7 @@ mod tests {
         assert_eq!(
             outcomes,
             [
-                CommandOutcome::Skipped,
+                CommandOutcome::Failed,
                 CommandOutcome::Failed,
                 CommandOutcome::Failed,
                 CommandOutcome::Failed,
@@ -347,8 +335,11 @@ mod tests {
                 CommandOutcome::Failed,
             ]
         );
-        assert_eq!(out[0].error.as_deref(), Some(NOT_YET));
-        assert_eq!(out[0].attempts, 0, "not tried");
+        // b is on: the power-on is refused as the REST API would refuse
+        // it, and nothing was submitted.
+        let e0 = out[0].error.as_deref().unwrap_or_default();
+        assert!(e0.contains("host b is On, not Off"), "{e0}");
+        assert!(out[0].job.is_none());
         // The move was submitted as the REST API would, owned by the
         // policy; nothing runs jobs here, so it times out as a failure.
         let job = c.job(&JobId::from(out[1].job.as_deref().unwrap())).unwrap();

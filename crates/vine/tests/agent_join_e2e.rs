@@ -316,8 +316,8 @@ async fn agents_join_and_indications_keep_the_inventory_fresh() {
     // manager follows it there, indications included.
     pb.kill9();
     let b2 = AgentSpec {
-        name: b.name.clone(),
         port: free_port(),
+        ..b.clone()
     };
     let _pb2 = join(d, &b2, &m, &["rack=r2"]);
     let (h, took) = until(

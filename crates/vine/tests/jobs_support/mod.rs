@@ -71,6 +71,8 @@ fn announced(child: &mut Child, prefix: &str, what: &str) -> String {
 pub struct AgentSpec {
     pub name: String,
     pub port: u16,
+    /// More `vine agent` flags.
+    pub extra: Vec<String>,
 }
 
 impl AgentSpec {
@@ -78,6 +80,7 @@ impl AgentSpec {
         AgentSpec {
             name: name.into(),
             port: free_port(),
+            extra: Vec::new(),
         }
     }
 
@@ -104,7 +107,8 @@ pub fn start_agent(dir: &Path, a: &AgentSpec, peers: &[&AgentSpec]) -> Proc {
         .args(["--http", &format!("127.0.0.1:{}", a.port), "--https", "off"])
         .arg("--state-dir")
         .arg(dir.join(format!("agent-{}", a.name)))
-        .args(["--host-name", &a.name]);
+        .args(["--host-name", &a.name])
+        .args(&a.extra);
     if !peers.is_empty() {
         for p in peers {
             cmd.args(["--peer", &format!("{}={}", p.name, p.url())]);
@@ -135,6 +139,16 @@ pub struct Manager {
 /// every job step that acted waits that long before its outcome is stored
 /// (`VINE_TEST_STEP_PAUSE_MS`, a test-only knob).
 pub fn start_manager(dir: &Path, agents: &[&AgentSpec], pause: Option<Duration>) -> Manager {
+    start_manager_with(dir, agents, pause, &[])
+}
+
+/// [`start_manager`] with more `vine manager` flags.
+pub fn start_manager_with(
+    dir: &Path,
+    agents: &[&AgentSpec],
+    pause: Option<Duration>,
+    extra: &[&str],
+) -> Manager {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vine"));
     cmd.arg("manager")
         .args([
@@ -146,7 +160,8 @@ pub fn start_manager(dir: &Path, agents: &[&AgentSpec], pause: Option<Duration>)
             "127.0.0.1:0",
         ])
         .arg("--state-dir")
-        .arg(dir.join("manager"));
+        .arg(dir.join("manager"))
+        .args(extra);
     for a in agents {
         cmd.args(["--agent", &format!("{}={}", a.name, a.url())]);
     }

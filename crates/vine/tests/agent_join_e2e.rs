@@ -126,6 +126,7 @@ fn agent_cmd_for(
         .arg("--state-dir")
         .arg(dir.join(format!("agent-{}", a.name)))
         .args(["--host-name", &a.name])
+        .args(&a.extra)
         .args(["--manager", api_url])
         .arg("--join-token-file")
         .arg(token_file);
@@ -231,7 +232,8 @@ async fn agents_join_and_indications_keep_the_inventory_fresh() {
     assert!(m.api.get::<Vec<Value>>("/hosts").await.unwrap().is_empty());
 
     // Two agents join with the token and their labels.
-    let a = AgentSpec::new("join-a");
+    let mut a = AgentSpec::new("join-a");
+    a.extra = vec!["--wol-mac".into(), "52-54-00-0A-0B-0C".into()];
     let b = AgentSpec::new("join-b");
     let _pa = join(d, &a, &m, &["rack=r1", "gpu=yes"]);
     let pb = join(d, &b, &m, &["rack=r2"]);
@@ -246,7 +248,10 @@ async fn agents_join_and_indications_keep_the_inventory_fresh() {
         assert_eq!(h["labels"]["rack"], rack, "{h:#}");
         eprintln!("{} joined and is up after {took:?}", spec.name);
     }
-    assert_eq!(host(&m.api, &a.name).await.unwrap()["labels"]["gpu"], "yes");
+    let ha = host(&m.api, &a.name).await.unwrap();
+    assert_eq!(ha["labels"]["gpu"], "yes");
+    // The MAC it is woken by came with the registration, as stored.
+    assert_eq!(ha["mac"], "52:54:00:0a:0b:0c", "{ha:#}");
 
     // A wrong token: the agent stops and says why.
     let wrong = d.join("wrong-token");

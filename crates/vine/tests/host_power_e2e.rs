@@ -174,3 +174,198 @@ async fn hosts_power_off_through_their_agent_and_wake_by_wake_on_lan() {
     let id = post_job(api, "/vms", create_body("back", 1, 256, Some("p1"), true)).await;
     assert_eq!(succeeds(api, &id).await["host"], "p1");
 }
+
+/// A policy that consolidates quiet hosts and powers the emptied one off,
+/// reacting within a round or two (rounds every second).
+const POLICY: &str = r#"
+name = "power"
+description = "consolidate and power off, quickly, for a live test"
+
+[scope]
+kind = "datacenter"
+
+[thresholds.cpu]
+upper = 0.9
+lower = 0.3
+
+[thresholds.memory]
+upper = 0.95
+lower = 0.0
+
+[observation]
+window = 4
+k = 1
+n = 1
+
+[prediction]
+predictor = "last-value"
+horizon = 1
+backtest = 2
+safety_margin = 0.0
+
+[migration]
+max_concurrent = 1
+max_per_round = 1
+vm_cooldown_rounds = 2
+host_cooldown_rounds = 2
+hysteresis = 0.05
+destination = "least-loaded"
+vm_choice = "fewest-moves"
+
+[power]
+consolidate = true
+power_off_idle = true
+spare_hosts = 0
+"#;
+
+fn set_load(path: &std::path::Path, load: Value) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, load.to_string()).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// The host of each VM, as the manager has it.
+async fn placement(api: &ApiClient) -> Vec<(String, String)> {
+    jobs_support::inventory(api).await
+}
+
+/// The policy engine powers a host off on the live data centre once
+/// consolidation has emptied it, and wakes it (Wake-on-LAN) when the
+/// remaining host runs hot — every step a job owned by the policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_engine_empties_a_quiet_host_powers_it_off_and_wakes_it_for_a_hotspot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let load = d.join("load.json");
+    set_load(&load, json!({"v1": 0.05, "v2": 0.05}));
+    let wol = UdpSocket::bind("127.0.0.1:0").unwrap();
+    wol.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let wol_addr = wol.local_addr().unwrap().to_string();
+
+    let mut specs = [AgentSpec::new("p1"), AgentSpec::new("p2")];
+    for s in &mut specs {
+        s.extra = vec![
+            "--synthetic-load".into(),
+            load.display().to_string(),
+            "--monitor-interval".into(),
+            "0.5".into(),
+            "--power-off-command".into(),
+            format!(
+                "echo off > {}/{}-off; kill $VINE_AGENT_PID",
+                d.display(),
+                s.name
+            ),
+        ];
+    }
+    let [p1, p2] = &specs;
+    let mut agents = vec![
+        Some(start_agent(d, p1, &[p2])),
+        Some(start_agent(d, p2, &[p1])),
+    ];
+    let m = start_manager_with(
+        d,
+        &[p1, p2],
+        None,
+        &[
+            "--wol-address",
+            &wol_addr,
+            "--power-timeout",
+            "30",
+            "--policy-interval",
+            "1",
+            "--haproxy",
+            "off",
+        ],
+    );
+    let api = &m.api;
+    for (s, mac) in [(p1, "52:54:00:00:00:01"), (p2, "52:54:00:00:00:02")] {
+        let _: Value = api
+            .patch(&format!("/hosts/{}", s.name), &json!({ "mac": mac }))
+            .await
+            .unwrap();
+        until_host(api, &s.name, "power-off known", |h| {
+            h["can_power_off"] == true
+        })
+        .await;
+    }
+    for (vm, h) in [("v1", "p1"), ("v2", "p2")] {
+        let id = post_job(api, "/vms", create_body(vm, 4, 256, Some(h), true)).await;
+        succeeds(api, &id).await;
+    }
+    let v = api
+        .post(
+            "/policies",
+            &json!({"text": POLICY, "origin": "power.toml"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["version"], 1, "{v}");
+
+    // Both hosts are quiet: one VM moves, and the host it left goes off.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let off = loop {
+        let hosts: Vec<Value> = api.get("/hosts").await.unwrap();
+        if let Some(h) = hosts.iter().find(|h| h["power"] == "Off") {
+            break h["name"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no host went off: {hosts:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (on, off_idx) = if off == "p1" { ("p2", 0) } else { ("p1", 1) };
+    assert_eq!(
+        std::fs::read_to_string(d.join(format!("{off}-off")))
+            .unwrap()
+            .trim(),
+        "off"
+    );
+    assert_eq!(
+        placement(api).await,
+        [
+            ("v1".to_string(), on.to_string()),
+            ("v2".to_string(), on.to_string())
+        ]
+    );
+    let jobs: Vec<Value> = api.get("/jobs?kind=host.power").await.unwrap();
+    assert!(
+        jobs.iter().any(|j| j["owner"] == "policy:power"
+            && j["params"]["host"] == off.as_str()
+            && j["params"]["state"] == "off"
+            && j["state"] == "succeeded"),
+        "{jobs:#?}"
+    );
+    agents[off_idx].take();
+
+    // The remaining host runs hot and nothing running has room: the
+    // engine wakes the host it powered off (a magic packet for its MAC),
+    // and once its agent is back a VM moves there.
+    set_load(&load, json!({"v1": 1.0, "v2": 1.0}));
+    let mut buf = [0u8; 512];
+    let (n, _) = wol.recv_from(&mut buf).expect("the engine wakes the host");
+    let mac = if off == "p1" {
+        "52:54:00:00:00:01"
+    } else {
+        "52:54:00:00:00:02"
+    };
+    assert_eq!(&buf[..n], &magic(mac)[..]);
+    agents[off_idx] = Some(start_agent(d, &specs[off_idx], &[&specs[1 - off_idx]]));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let p = placement(api).await;
+        let h = host(api, &off).await;
+        if h["power"] == "On" && p.iter().any(|(_, host)| *host == off) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing moved to the woken host: {p:?} {h:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let jobs: Vec<Value> = api.get("/jobs?kind=host.power").await.unwrap();
+    assert!(
+        jobs.iter().any(|j| j["owner"] == "policy:power"
+            && j["params"]["state"] == "on"
+            && j["state"] == "succeeded"),
+        "{jobs:#?}"
+    );
+}

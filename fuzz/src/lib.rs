@@ -313,7 +313,8 @@ pub fn users_file(data: &[u8]) {
 pub fn api_bodies(data: &[u8]) {
     use vine_coordinator::cluster::HealthCheck;
     use vine_coordinator::ops::params::{
-        CreateVm, CreateVs, DeleteVm, DrainHost, MigrateVm, NameVs, PowerVm, ResizeVm, ScaleVs,
+        CreateVm, CreateVs, DeleteVm, DrainHost, MigrateVm, NameVs, PowerHost, PowerVm, ResizeVm,
+        ScaleVs,
     };
     use vine_coordinator::ops::{vm::check_template, vs::check_create};
 
@@ -341,12 +342,23 @@ pub fn api_bodies(data: &[u8]) {
     round_trip::<MigrateVm>(data);
     round_trip::<DeleteVm>(data);
     round_trip::<DrainHost>(data);
+    round_trip::<PowerHost>(data);
     round_trip::<ScaleVs>(data);
     round_trip::<NameVs>(data);
     round_trip::<HealthCheck>(data);
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         if let Some(a) = v.get("action").and_then(|a| a.as_str()) {
             let _ = vine_coordinator::ops::params::PowerAction::parse(a);
+        }
+        // A MAC (registration, PATCH /hosts): what parses prints as six
+        // lowercase pairs and parses back to the same bytes.
+        if let Some(m) = v.get("mac").and_then(|m| m.as_str()) {
+            use vine_coordinator::power::{format_mac, parse_mac};
+            if let Ok(mac) = parse_mac(m) {
+                let text = format_mac(&mac);
+                assert_eq!(text.len(), 17, "{text}");
+                assert_eq!(parse_mac(&text), Ok(mac));
+            }
         }
     }
 }

@@ -144,6 +144,19 @@ fn hosts_vms_and_pools_as_tables_and_json_with_exit_codes() {
     assert_eq!(hosts[0]["capacity"]["vcpus"], 8);
     let t = up.vine(&["host", "show", "host-2"]).ok();
     assert!(t.contains("health") && t.contains("host-2-vm1"), "{t}");
+    // … MAINTENANCE POWER LABELS URL
+    assert_eq!(row(&up.vine(&["host", "ls"]).ok(), "host-1")[6], "On");
+
+    // Host power: vine up's agents have no power-off command, so powering
+    // one off is refused saying which flag; a bad MAC says the form, a
+    // good one is stored normalised.
+    up.vine(&["host", "power", "host-2", "off"])
+        .fails(2, "--power-off-command");
+    up.vine(&["host", "power", "host-2", "on"]).fails(2, "not Off");
+    up.vine(&["host", "mac", "host-2", "52:54:00"])
+        .fails(2, "six hex pairs");
+    let t = up.vine(&["host", "mac", "host-2", "52-54-00-AB-CD-EF"]).ok();
+    assert!(t.contains("52:54:00:ab:cd:ef"), "{t}");
 
     let t = up.vine(&["vm", "ls"]).ok();
     assert_eq!(

@@ -152,10 +152,13 @@ fn hosts_vms_and_pools_as_tables_and_json_with_exit_codes() {
     // good one is stored normalised.
     up.vine(&["host", "power", "host-2", "off"])
         .fails(2, "--power-off-command");
-    up.vine(&["host", "power", "host-2", "on"]).fails(2, "not Off");
+    up.vine(&["host", "power", "host-2", "on"])
+        .fails(2, "not Off");
     up.vine(&["host", "mac", "host-2", "52:54:00"])
         .fails(2, "six hex pairs");
-    let t = up.vine(&["host", "mac", "host-2", "52-54-00-AB-CD-EF"]).ok();
+    let t = up
+        .vine(&["host", "mac", "host-2", "52-54-00-AB-CD-EF"])
+        .ok();
     assert!(t.contains("52:54:00:ab:cd:ef"), "{t}");
 
     let t = up.vine(&["vm", "ls"]).ok();

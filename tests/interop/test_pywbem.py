@@ -200,3 +200,49 @@ def test_class_level_associations(server):
     interop = server.conn(namespace="root/interop")
     assocs = {c.classname for _, c in interop.Associators("CIM_RegisteredProfile", AssocClass="CIM_ElementConformsToProfile")}
     assert "CIM_ManagedElement" in assocs
+
+
+# A vine agent (libvirt test driver) of its own for this module, from
+# test_agent.py: CPU time on the processor RASD as a third-party client
+# writes it.
+from test_agent import agent, define, rasd, vsms  # noqa: E402,F401
+
+
+def test_cpu_reservation_and_limit_on_the_processor_rasd(agent):
+    conn = agent.conn()
+    rv, defined = define(conn, agent, "cpu")
+    assert rv == 0
+    proc = pywbem.CIMInstanceName("KVM_ProcResourceAllocationSettingData", {"InstanceID": "cpu/proc"})
+
+    # CPUReservation: percent of one host core per vCPU, kept with the VM
+    # (admitted against the host's cores) and shown on its RASD.
+    rv, out = conn.InvokeMethod("ModifyResourceSettings", vsms(conn),
+                                ResourceSettings=[rasd("Proc", InstanceID="cpu/proc",
+                                                       CPUReservation=Uint32(50))])
+    assert rv == 0
+    assert [p.keybindings["InstanceID"] for p in out["ResultingResourceSettings"]] == ["cpu/proc"]
+    got = conn.GetInstance(proc)
+    assert got["CPUReservation"] == 50 and isinstance(got["CPUReservation"], Uint32)
+    assert got["VirtualQuantity"] == 2 and got["Limit"] == 4, "Limit still counts vCPUs"
+
+    # Out of range names the property and its range; nothing changes.
+    for props, says in [({"CPUReservation": Uint32(101)}, "CPUReservation 101 is out of range: give 0 to 100"),
+                        ({"CPULimit": Uint32(0)}, "CPULimit 0 is out of range: give 1 to 100")]:
+        with pytest.raises(CIMError) as e:
+            conn.InvokeMethod("ModifyResourceSettings", vsms(conn),
+                              ResourceSettings=[rasd("Proc", InstanceID="cpu/proc", **props)])
+        assert e.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+        assert says in e.value.status_description
+
+    # A CPU limit needs a CFS quota, which the test driver lacks: refused
+    # before anything else in the request is done.
+    with pytest.raises(CIMError) as e:
+        conn.InvokeMethod("ModifyResourceSettings", vsms(conn),
+                          ResourceSettings=[rasd("Proc", InstanceID="cpu/proc",
+                                                 CPULimit=Uint32(50), CPUReservation=Uint32(10))])
+    assert e.value.status_code == pywbem.CIM_ERR_NOT_SUPPORTED
+    assert "not supported by the test driver: a CPU limit" in e.value.status_description
+    assert conn.GetInstance(proc)["CPUReservation"] == 50
+
+    rv, _ = conn.InvokeMethod("DestroySystem", vsms(conn), AffectedSystem=defined["ResultingSystem"])
+    assert rv == 0

@@ -2,7 +2,10 @@
 //! and a `vine manager` over it; `POST /api/v1/vms/{name}/resize` with
 //! `cpu_shares` runs a `vm.resize` job, which reaches the agent as the
 //! processor RASD's Weight, which libvirt sets as the guest's
-//! `cpu_shares` — `virsh schedinfo` reads them back.
+//! `cpu_shares` — `virsh schedinfo` reads them back. Then a CPU limit
+//! and reservation the same way (`cpu_limit_pct`, `cpu_reservation_pct`:
+//! the RASD's CPULimit and CPUReservation), read back as the guest's
+//! `vcpu_quota` and vine's element in its `<metadata>`.
 //!
 //! Starts its own libvirtd when `qemu:///system` is not reachable; where
 //! that cannot work (not root, no libvirtd installed) it says why and
@@ -82,14 +85,30 @@ impl Drop for Guest<'_> {
 
 /// The guest's `cpu_shares` in its definition, as `virsh` shows them.
 fn virsh_shares(name: &str) -> Option<String> {
+    virsh_sched(name, "cpu_shares")
+}
+
+/// One scheduler parameter of the guest's definition, as `virsh` shows it.
+fn virsh_sched(name: &str, field: &str) -> Option<String> {
     let out = Command::new("virsh")
         .args(["-c", URI, "schedinfo", "--config", name])
         .output()
         .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("cpu_shares"))
-        .map(|v| v.trim_start_matches([' ', ':']).trim().to_string())
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == field).then(|| v.trim().to_string())
+    })
+}
+
+/// vine's element in the guest's definition's metadata, as `virsh` shows it.
+fn virsh_metadata(name: &str) -> String {
+    let out = Command::new("virsh")
+        .args(["-c", URI, "metadata", name])
+        .arg(vine_hypervisor::CPU_METADATA_NS)
+        .arg("--config")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,4 +198,33 @@ async fn cpu_shares_reach_a_qemu_guest_through_the_manager() {
     assert_eq!(status, 400, "{detail}");
     assert!(detail.contains("cpu_shares 1 is out of range"), "{detail}");
     assert_eq!(virsh_shares(&name).as_deref(), Some("1536"));
+
+    // A CPU limit (40 % of a core per vCPU: a 40 ms quota per 100 ms) and
+    // a reservation (20 %, admitted by the agent, kept in the metadata).
+    let id = post_job(
+        &m.api,
+        &format!("/vms/{name}/resize"),
+        json!({"cpu_limit_pct": 40, "cpu_reservation_pct": 20}),
+    )
+    .await;
+    succeeds(&m.api, &id).await;
+    assert_eq!(virsh_sched(&name, "vcpu_quota").as_deref(), Some("40000"));
+    assert_eq!(virsh_sched(&name, "vcpu_period").as_deref(), Some("100000"));
+    let md = virsh_metadata(&name);
+    assert!(md.contains("reservation=\"20\""), "{md}");
+    assert_eq!(virsh_shares(&name).as_deref(), Some("1536"), "shares kept");
+    let (status, _, detail) = refused(
+        m.api
+            .post(
+                &format!("/vms/{name}/resize"),
+                &json!({"cpu_limit_pct": 101}),
+            )
+            .await,
+    );
+    assert_eq!(status, 400, "{detail}");
+    assert!(
+        detail.contains("cpu_limit_pct 101 is out of range: give 1 to 100"),
+        "{detail}"
+    );
+    assert_eq!(virsh_sched(&name, "vcpu_quota").as_deref(), Some("40000"));
 }

@@ -12,10 +12,12 @@
 //!   --live`) shows the move the engine would make on the live data centre
 //!   now, with its reason, and sends nothing.
 //!
-//! - a policy's CPU allocation (shares) becomes a `vm.resize` job that
-//!   reaches the agent as the processor RASD's Weight; libvirt's test
-//!   driver cannot keep CPU shares, so the job fails saying so (a qemu
-//!   host would carry them), never a pretended success.
+//! - a policy's CPU allocation (shares, limit, reservation) becomes a
+//!   `vm.resize` job that reaches the agent as the processor RASD's
+//!   Weight, CPULimit and CPUReservation; libvirt's test driver cannot
+//!   keep CPU shares or a CPU limit, so the job fails saying so (a qemu
+//!   host would carry them), never a pretended success. A reservation
+//!   alone is kept (admission control on the agent).
 //!
 //! The move is checked twice: under `vine up` (agents and manager in one
 //! process, on loopback sockets; test hosts exchange domains in-process)
@@ -31,10 +33,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use vine_cim::CimValue;
 use vine_console::{ApiClient, ApiError};
 use vine_coordinator::vni::AgentConn;
 use vine_hypervisor::testhost::{write_host_file, TestHostSpec};
-use vine_wbem::client::{ClientConfig, TlsVerify};
+use vine_wbem::client::{ClientConfig, EnumArgs, TlsVerify, WbemClient};
 
 const PASSWORD: &str = "policy-e2e-secret";
 
@@ -819,11 +822,172 @@ async fn cpu_shares_reach_the_agent_and_the_test_driver_says_it_cannot_keep_them
         .get(&format!("/jobs/{}", cmd["job"].as_str().unwrap()))
         .await
         .unwrap();
+    // The whole allocation goes down: the default limit (no cap, 100 %,
+    // which a scheduler without a quota already has) and no reservation.
     assert_eq!(
-        (job["kind"].as_str(), job["params"]["cpu_shares"].as_u64()),
-        (Some("vm.resize"), Some(2048)),
+        (
+            job["kind"].as_str(),
+            job["params"]["cpu_shares"].as_u64(),
+            job["params"]["cpu_limit_pct"].as_u64(),
+            job["params"]["cpu_reservation_pct"].as_u64()
+        ),
+        (Some("vm.resize"), Some(2048), Some(100), Some(0)),
         "{job:#}"
     );
     assert_eq!(job["owner"], "policy:hotspot", "{job:#}");
     println!("cpu shares on the test driver: {}", cmd["error"]);
+}
+
+/// Submits `body` to `POST /vms/{vm}/resize` and waits for its job.
+async fn resize_job(api: &ApiClient, vm: &str, body: Value) -> Value {
+    let accepted: Value = api.post(&format!("/vms/{vm}/resize"), &body).await.unwrap();
+    let id = accepted["id"]
+        .as_str()
+        .or(accepted["job"].as_str())
+        .unwrap_or_else(|| panic!("a job: {accepted}"))
+        .to_string();
+    let t = Instant::now();
+    loop {
+        let j: Value = api.get(&format!("/jobs/{id}")).await.unwrap();
+        if ["succeeded", "failed", "cancelled"].contains(&j["state"].as_str().unwrap_or("")) {
+            return j;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "job still running: {j:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_limit_and_reservation_through_rest_on_the_test_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = dir.path().join("load.json");
+    set_load(&load, json!({}));
+    let up = up_with_load(dir.path(), 1, 2, &load, 1);
+    let password = up.password.clone();
+    let api = api(&up.api.clone(), &password);
+
+    // Out of range: a 400 saying what to write, and no job.
+    for (body, says) in [
+        (
+            json!({"cpu_limit_pct": 0}),
+            "cpu_limit_pct 0 is out of range: give 1 to 100",
+        ),
+        (
+            json!({"cpu_reservation_pct": 101}),
+            "cpu_reservation_pct 101 is out of range: give 0 to 100",
+        ),
+    ] {
+        let (code, detail) = status(api.post("/vms/host-1-vm1/resize", &body).await);
+        assert_eq!(code, 400, "{detail}");
+        assert!(detail.contains(says), "{detail}");
+    }
+
+    // A limit reaches the agent, whose test driver cannot keep it.
+    let job = resize_job(&api, "host-1-vm1", json!({"cpu_limit_pct": 50})).await;
+    assert_eq!(job["state"], "failed", "{job:#}");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not supported by the test driver: a CPU limit"),
+        "{job:#}"
+    );
+
+    // A reservation is admission control on the agent (refusals past the
+    // host's cores are tested in providers/virt/tests/cpu_time.rs): kept
+    // with each domain, and shown on its processor RASD.
+    let job = resize_job(&api, "host-1-vm1", json!({"cpu_reservation_pct": 60})).await;
+    assert_eq!(job["state"], "succeeded", "{job:#}");
+    let job = resize_job(&api, "host-1-vm2", json!({"cpu_reservation_pct": 100})).await;
+    assert_eq!(job["state"], "succeeded", "{job:#}");
+    let client = WbemClient::new(&ClientConfig {
+        url: agent_url(&up, "host-1"),
+        user: "admin".into(),
+        password: password.clone(),
+        tls: TlsVerify::Insecure,
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    let rasds = client
+        .enumerate_instances(
+            "root/virt",
+            "KVM_ProcResourceAllocationSettingData",
+            &EnumArgs::default(),
+        )
+        .await
+        .unwrap();
+    let reserved = |vm: &str| {
+        rasds
+            .iter()
+            .find(|r| r.get_str("InstanceID") == Some(&format!("{vm}/proc")))
+            .and_then(|r| r.get("CPUReservation").cloned())
+    };
+    assert_eq!(reserved("host-1-vm1"), Some(CimValue::Uint32(60)));
+    assert_eq!(reserved("host-1-vm2"), Some(CimValue::Uint32(100)));
+
+    // A policy's limit and reservation: its fractions of the VM's CPU
+    // size go down as percent of a core per vCPU, the limit first, which
+    // the test driver cannot keep, so nothing changes.
+    let why_limit = "not supported by the test driver: a CPU limit";
+    let policy =
+        format!("{POLICY}\n[allocation]\nshares = 2048\nreservation = 0.25\nlimit = 0.5\n");
+    api.post("/policies", &json!({"text": policy, "origin": "caps.toml"}))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let cmd = loop {
+        let cmds = commands(&audit(&api).await);
+        if let Some(c) = cmds.iter().find(|c| {
+            c["outcome"] != "dry-run"
+                && c["what"].as_str().is_some_and(|w| {
+                    w.starts_with("resize host-1-vm1 shares=2048 reservation=0.25 limit=0.5")
+                })
+        }) {
+            break c.clone();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no resize with a limit within 30 s: {:#}",
+            Value::Array(audit(&api).await)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(cmd["outcome"], "failed", "{cmd:#}");
+    assert!(
+        cmd["error"].as_str().unwrap_or("").contains(why_limit),
+        "{cmd:#}"
+    );
+    let job: Value = api
+        .get(&format!("/jobs/{}", cmd["job"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            job["kind"].as_str(),
+            job["params"]["cpu_shares"].as_u64(),
+            job["params"]["cpu_limit_pct"].as_u64(),
+            job["params"]["cpu_reservation_pct"].as_u64()
+        ),
+        (Some("vm.resize"), Some(2048), Some(50), Some(25)),
+        "{job:#}"
+    );
+    println!("cpu limit on the test driver: {}", cmd["error"]);
+    let rasds = client
+        .enumerate_instances(
+            "root/virt",
+            "KVM_ProcResourceAllocationSettingData",
+            &EnumArgs::default(),
+        )
+        .await
+        .unwrap();
+    let reserved = |vm: &str| {
+        rasds
+            .iter()
+            .find(|r| r.get_str("InstanceID") == Some(&format!("{vm}/proc")))
+            .and_then(|r| r.get("CPUReservation").cloned())
+    };
+    assert_eq!(reserved("host-1-vm1"), Some(CimValue::Uint32(60)));
 }

@@ -68,8 +68,8 @@ enum VmCmd {
         #[arg(long)]
         force: bool,
     },
-    /// Change a VM's vCPUs and/or memory
-    #[command(group(clap::ArgGroup::new("size").required(true).multiple(true).args(["vcpus", "memory"])))]
+    /// Change a VM's vCPUs, memory and/or CPU shares, limit and reservation
+    #[command(group(clap::ArgGroup::new("size").required(true).multiple(true).args(["vcpus", "memory", "cpu_shares", "cpu_limit", "cpu_reservation"])))]
     Resize {
         name: String,
         /// Virtual CPUs (at most what the VM was defined with)
@@ -78,6 +78,15 @@ enum VmCmd {
         /// Memory in MiB
         #[arg(long, value_name = "MIB")]
         memory: Option<u64>,
+        /// CPU weight against the other VMs on the host (1024 is the usual default)
+        #[arg(long, value_name = "WEIGHT", value_parser = clap::value_parser!(u32).range(2..=262_144))]
+        cpu_shares: Option<u32>,
+        /// The most CPU time each vCPU may use, percent of one host core (100 = no cap)
+        #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u32).range(1..=100))]
+        cpu_limit: Option<u32>,
+        /// CPU time guaranteed to each vCPU, percent of one host core (0 = none); the host refuses it when full
+        #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u32).range(0..=100))]
+        cpu_reservation: Option<u32>,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -183,6 +192,9 @@ pub async fn run(args: VmArgs) -> Result<()> {
             name,
             vcpus,
             memory,
+            cpu_shares,
+            cpu_limit,
+            cpu_reservation,
             wait,
         } => {
             let mut body = Map::new();
@@ -191,6 +203,15 @@ pub async fn run(args: VmArgs) -> Result<()> {
             }
             if let Some(m) = memory {
                 body.insert("memory_mib".into(), m.into());
+            }
+            for (key, v) in [
+                ("cpu_shares", cpu_shares),
+                ("cpu_limit_pct", cpu_limit),
+                ("cpu_reservation_pct", cpu_reservation),
+            ] {
+                if let Some(v) = v {
+                    body.insert(key.into(), v.into());
+                }
             }
             (
                 format!("/vms/{}/resize", seg(&name)),

@@ -258,7 +258,7 @@ async fn the_policy_engine_empties_a_quiet_host_powers_it_off_and_wakes_it_for_a
         ];
     }
     let [p1, p2] = &specs;
-    let mut agents = vec![
+    let mut agents = [
         Some(start_agent(d, p1, &[p2])),
         Some(start_agent(d, p2, &[p1])),
     ];

@@ -90,8 +90,8 @@ fn a_drained_host_stays_in_maintenance_until_opened_and_labels_show_in_host_ls()
         .unwrap()
         .split_whitespace()
         .collect();
-    // NAME HEALTH VCPUS MEMORY_MIB VMS MAINTENANCE LABELS URL
-    assert_eq!(&row[4..7], ["0", "on", "-"], "{t}");
+    // NAME HEALTH VCPUS MEMORY_MIB VMS MAINTENANCE POWER LABELS URL
+    assert_eq!(&row[4..8], ["0", "on", "On", "-"], "{t}");
 
     // Out of maintenance, it takes new VMs again (it is the emptiest).
     let out = ok(&up, &["host", "maintenance", "host-1", "off"]);

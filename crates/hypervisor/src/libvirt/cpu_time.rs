@@ -95,21 +95,7 @@ pub(crate) fn set_cpu_limit(
         },
         ..Default::default()
     };
-    dom.set_scheduler_parameters_flags(&want, f)
-        .map_err(|e| match hv.dom_err(e, op, name) {
-            HvError::InvalidSpec(m) if m.contains("unsupported flags") => {
-                unsupported(hv, format!("a CPU limit ({m})"))
-            }
-            other => other,
-        })?;
-    let read = if f & sys::VIR_DOMAIN_AFFECT_LIVE != 0 {
-        sys::VIR_DOMAIN_AFFECT_LIVE
-    } else {
-        sys::VIR_DOMAIN_AFFECT_CONFIG
-    };
-    let after = dom
-        .scheduler_parameters_flags(read)
-        .map_err(|e| hv.dom_err(e, op, name))?;
+    let after = devices::set_scheduler(hv, &dom, &want, f, op, name, "a CPU limit")?;
     let kept = limit_pct(after.vcpu_bw.period, after.vcpu_bw.quota);
     // No quota read back after asking for none is no cap too.
     let kept = kept.or((pct == 100).then_some(100));
@@ -159,12 +145,7 @@ pub(crate) fn set_cpu_reservation(
         }
         other => other,
     })?;
-    let read = if f & sys::VIR_DOMAIN_AFFECT_LIVE != 0 {
-        sys::VIR_DOMAIN_AFFECT_LIVE
-    } else {
-        sys::VIR_DOMAIN_AFFECT_CONFIG
-    };
-    let kept = reservation(hv, &dom, name, read)?;
+    let kept = reservation(hv, &dom, name, devices::read_back(f))?;
     if kept != Some(pct) {
         return Err(unsupported(
             hv,

@@ -126,23 +126,7 @@ pub(crate) fn set_cpu_shares(
             now.scheduler_type
         )));
     }
-    dom.set_scheduler_parameters_flags(&want, f)
-        .map_err(|e| match hv.dom_err(e, op, name) {
-            // The test driver refuses the live/config flags outright.
-            HvError::InvalidSpec(m) if m.contains("unsupported flags") => {
-                unsupported(format!("CPU shares ({m})"))
-            }
-            other => other,
-        })?;
-    let read = if f & sys::VIR_DOMAIN_AFFECT_LIVE != 0 {
-        sys::VIR_DOMAIN_AFFECT_LIVE
-    } else {
-        sys::VIR_DOMAIN_AFFECT_CONFIG
-    };
-    let after = dom
-        .scheduler_parameters_flags(read)
-        .or_else(|_| dom.scheduler_parameters())
-        .map_err(|e| hv.dom_err(e, op, name))?;
+    let after = set_scheduler(hv, &dom, &want, f, op, name, "CPU shares")?;
     let kept = after.cpu_shares.or(after.weight.map(u64::from));
     if kept != Some(u64::from(shares)) {
         return Err(unsupported(format!(
@@ -151,6 +135,42 @@ pub(crate) fn set_cpu_shares(
         )));
     }
     Ok(())
+}
+
+/// Sets scheduler parameters `want` with `flags` and reads back what the
+/// domain keeps (live if live was asked, else its definition), so callers
+/// can check the driver did not take and ignore them. The test driver
+/// refuses the live/config flags outright: that is `what` unsupported.
+pub(crate) fn set_scheduler(
+    hv: &LibvirtHypervisor,
+    dom: &Domain,
+    want: &virt::domain::SchedulerInfo,
+    flags: u32,
+    op: &str,
+    name: &str,
+    what: &str,
+) -> HvResult<virt::domain::SchedulerInfo> {
+    dom.set_scheduler_parameters_flags(want, flags)
+        .map_err(|e| match hv.dom_err(e, op, name) {
+            HvError::InvalidSpec(m) if m.contains("unsupported flags") => HvError::Unsupported {
+                driver: hv.kind().as_str().into(),
+                what: format!("{what} ({m})"),
+            },
+            other => other,
+        })?;
+    dom.scheduler_parameters_flags(read_back(flags))
+        .or_else(|_| dom.scheduler_parameters())
+        .map_err(|e| hv.dom_err(e, op, name))
+}
+
+/// Where to read back a change made with `flags`: the live domain if it
+/// was changed live, else its definition.
+pub(crate) fn read_back(flags: u32) -> u32 {
+    if flags & sys::VIR_DOMAIN_AFFECT_LIVE != 0 {
+        sys::VIR_DOMAIN_AFFECT_LIVE
+    } else {
+        sys::VIR_DOMAIN_AFFECT_CONFIG
+    }
 }
 
 pub(crate) fn attach_disk(

@@ -286,15 +286,7 @@ mod tests {
         let mut u = HashMap::new();
         u.insert("a".to_string(), usage(100, &[("x", Some(0.2))]));
         u.insert("b".to_string(), usage(100, &[("y", None)]));
-        let s = build(&Observed {
-            now: at(100),
-            hosts: &hosts,
-            vms: &vms,
-            usage: &u,
-            busy: &HashSet::new(),
-            services: &HashMap::new(),
-            wake_by_command: false,
-        });
+        let s = quiet(&hosts, &vms, &u);
         let mut engine = vine_workload::Engine::new(vine_workload::Policy::builtin_default());
         let plan = engine.plan(&s);
         assert_eq!(plan.held, ["b", "c"]);
@@ -317,15 +309,7 @@ mod tests {
         let mut u = HashMap::new();
         u.insert("a".to_string(), usage(100, &[]));
         u.insert("b".to_string(), usage(100, &[("x", Some(0.4))]));
-        let s = build(&Observed {
-            now: at(100),
-            hosts: &hosts,
-            vms: &vms,
-            usage: &u,
-            busy: &HashSet::new(),
-            services: &HashMap::new(),
-            wake_by_command: false,
-        });
+        let s = quiet(&hosts, &vms, &u);
         assert_eq!(s.vms.len(), 1);
         assert_eq!((s.vms[0].host, s.vms[0].cpu_used), (1, 400.0));
         assert_eq!(disagreeing(&vms, &u), ["a"]);
@@ -354,13 +338,14 @@ mod tests {
         (hosts, vms, u)
     }
 
-    fn plan(
+    /// The snapshot at t=100 with no job busy, no virtual server and no
+    /// power-on command.
+    fn quiet(
         hosts: &[HostRecord],
         vms: &[VmRecord],
         u: &HashMap<String, Utilization>,
-        extra: &str,
-    ) -> vine_workload::Plan {
-        let s = build(&Observed {
+    ) -> vine_workload::Snapshot {
+        build(&Observed {
             now: at(100),
             hosts,
             vms,
@@ -368,7 +353,16 @@ mod tests {
             busy: &HashSet::new(),
             services: &HashMap::new(),
             wake_by_command: false,
-        });
+        })
+    }
+
+    fn plan(
+        hosts: &[HostRecord],
+        vms: &[VmRecord],
+        u: &HashMap<String, Utilization>,
+        extra: &str,
+    ) -> vine_workload::Plan {
+        let s = quiet(hosts, vms, u);
         let text = format!(
             "name = \"t\"\n{extra}\n[thresholds.cpu]\nupper = 0.8\nlower = 0.0\n\
              [power]\nconsolidate = false\npower_off_idle = false\n"
@@ -384,15 +378,7 @@ mod tests {
     #[test]
     fn host_labels_reach_the_engine_for_scopes_and_placement() {
         let (hosts, vms, u) = racks();
-        let s = build(&Observed {
-            now: at(100),
-            hosts: &hosts,
-            vms: &vms,
-            usage: &u,
-            busy: &HashSet::new(),
-            services: &HashMap::new(),
-            wake_by_command: false,
-        });
+        let s = quiet(&hosts, &vms, &u);
         assert_eq!(s.hosts[0].labels, ["rack=a"]);
         assert_eq!(s.hosts[2].labels, ["ssd"], "a bare label");
 
@@ -476,15 +462,7 @@ mod tests {
 
         // b in maintenance: vm.migrate would refuse it, so c instead.
         hosts[1].maintenance = true;
-        let s = build(&Observed {
-            now: at(100),
-            hosts: &hosts,
-            vms: &vms,
-            usage: &u,
-            busy: &HashSet::new(),
-            services: &HashMap::new(),
-            wake_by_command: false,
-        });
+        let s = quiet(&hosts, &vms, &u);
         assert!(s.hosts[1].maintenance && !s.hosts[0].maintenance);
         let p = plan(&hosts, &vms, &u, "");
         let m = moves(&p);
@@ -519,15 +497,7 @@ mod tests {
         let mut u = HashMap::new();
         u.insert("a".to_string(), usage(100, &[("x", Some(0.9))]));
         u.insert("b".to_string(), usage(100, &[("w", Some(0.0))]));
-        let s = build(&Observed {
-            now: at(100),
-            hosts: &hosts,
-            vms: &vms,
-            usage: &u,
-            busy: &HashSet::new(),
-            services: &HashMap::new(),
-            wake_by_command: false,
-        });
+        let s = quiet(&hosts, &vms, &u);
         assert_eq!(
             (s.vms[0].vcpus, s.vms[0].cpu_used, s.hosts[1].core_capacity),
             (2, 1800.0, 1000.0)

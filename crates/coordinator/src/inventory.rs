@@ -76,12 +76,6 @@ impl HostRecord {
             can_power_off: None,
         }
     }
-
-    /// Whether it runs and may take VMs: up, powered on, not in
-    /// maintenance.
-    pub fn takes_vms(&self) -> bool {
-        self.health == HostHealth::Up && self.power == HostPower::On && !self.maintenance
-    }
 }
 
 /// A host's power as the manager knows it.
